@@ -1,0 +1,29 @@
+"""Typed errors. Each message says what went wrong, where, and what to do next."""
+
+
+class PerpetuumError(Exception):
+    """Base class of every error Perpetuum raises on purpose."""
+
+
+class DataInputError(PerpetuumError, ValueError):
+    """The input data cannot be read or used as given (file, column or row is named in the message)."""
+
+
+class SchemaError(PerpetuumError, ValueError):
+    """A schema is invalid or does not match the data it is used with."""
+
+
+class ConditionError(PerpetuumError, ValueError):
+    """A sampling condition names an unknown column, an unseen value, or an impossible range."""
+
+
+class ParameterError(PerpetuumError, ValueError):
+    """A parameter has a value outside what it accepts."""
+
+
+class NotFittedError(PerpetuumError, RuntimeError):
+    """A model was used before `fit` was called."""
+
+
+class ModelFileError(PerpetuumError, ValueError):
+    """A saved model folder is missing, incomplete, or from an incompatible version."""
