@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Set up a local virtual environment (.venv) and run Perpetuum's demo or its test suite.
+#
+#   bash dev.sh demo [options for `perpetuum demo`]   # e.g. bash dev.sh demo --rows 5000
+#   bash dev.sh test [options for pytest]             # e.g. bash dev.sh test -k cli
+#
+# Needs only Python 3.11+. The install is skipped when pyproject.toml has not changed since the last one
+# (a stamp in .venv holds its hash), so a second run starts at once. Variables: PYTHON (interpreter used to
+# create the venv), PERPETUUM_VENV (its folder, default .venv).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+VENV="${PERPETUUM_VENV:-.venv}"
+
+# torch is not a dependency yet. When one needs it, set NEEDS_TORCH=1: torch is then installed first, on its
+# own, pinned to TORCH_PIN (the CPU build on these machines), so that resolving the other dependencies can never
+# replace it with a CUDA build and its several GB of nvidia-* packages.
+NEEDS_TORCH=0
+TORCH_PIN="torch==2.13.0"
+
+usage() {
+    echo "usage: bash dev.sh demo [perpetuum demo options] | bash dev.sh test [pytest options]" >&2
+    exit 2
+}
+
+find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+        [ -n "$candidate" ] || continue
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "dev.sh: Perpetuum needs Python 3.11 or newer; none was found (set PYTHON=/path/to/python3.11)." >&2
+    exit 1
+}
+
+# install EXTRAS: EXTRAS is "" for the demo or "test" for the test suite.
+install() {
+    local extras="$1" target="." stamp digest
+    [ -n "$extras" ] && target=".[$extras]"
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "dev.sh: creating the virtual environment $VENV" >&2
+        "$(find_python)" -m venv "$VENV"
+    fi
+    digest="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read() + sys.argv[1].encode()).hexdigest())' "torch=$NEEDS_TORCH:$TORCH_PIN")"
+    stamp="$VENV/.perpetuum-installed-${extras:-base}"
+    # The test install includes everything the demo needs, so its stamp serves the demo too.
+    for candidate in "$stamp" "$VENV/.perpetuum-installed-test"; do
+        if [ -f "$candidate" ] && [ "$(cat "$candidate")" = "$digest" ] && [ -x "$VENV/bin/perpetuum" ]; then
+            return 0
+        fi
+    done
+    echo "dev.sh: installing Perpetuum ($target) into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    if [ "$NEEDS_TORCH" = 1 ]; then
+        "$VENV/bin/python" -m pip install --quiet "$TORCH_PIN"
+    fi
+    "$VENV/bin/python" -m pip install --quiet -e "$target"
+    echo "$digest" > "$stamp"
+}
+
+[ $# -ge 1 ] || usage
+command="$1"
+shift
+case "$command" in
+    demo)
+        install ""
+        exec "$VENV/bin/perpetuum" demo "$@"
+        ;;
+    test)
+        install "test"
+        exec "$VENV/bin/python" -m pytest -q "$@"
+        ;;
+    *)
+        usage
+        ;;
+esac
