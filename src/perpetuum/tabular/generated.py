@@ -31,6 +31,7 @@ class IdentifierGenerator:
         self.start_ = int(values.max()) + 1 if self.numeric_ else 0
         self.pattern_ = spec.identifier_pattern or _pattern_of(values.astype(str))
         self.lowercase_ = bool(values.astype(str).str.contains("[a-z]").any()) if not self.numeric_ else False
+        self.fixed_ = _fixed_characters(values.astype(str)) if self.pattern_ is not None else None
         return self
 
     def generate(self, n: int, rng: np.random.Generator) -> pd.Series:
@@ -39,7 +40,8 @@ class IdentifierGenerator:
         if self.pattern_ is None:
             return pd.Series([f"id-{index:08d}" for index in range(n)], dtype=object)
         letters = _LOWER if self.lowercase_ else _LETTERS
-        capacity = np.prod([{"A": 26, "9": 10, "X": 16}.get(char, 1) for char in self.pattern_], dtype=float)
+        capacity = np.prod([{"A": 26, "9": 10, "X": 16}.get(char, 1) if fixed is None else 1
+                            for char, fixed in zip(self.pattern_, self.fixed_)], dtype=float)
         if capacity < 2 * n:
             raise ParameterError(
                 f"the identifier pattern {self.pattern_!r} allows only {capacity:.0f} distinct keys, too few for "
@@ -48,7 +50,7 @@ class IdentifierGenerator:
         made: list[str] = []
         seen: set[str] = set()
         while len(made) < n:
-            batch = _fill_pattern(self.pattern_, 2 * (n - len(made)) + 8, rng, letters)
+            batch = _fill_pattern(self.pattern_, self.fixed_, 2 * (n - len(made)) + 8, rng, letters)
             for key in batch:
                 if key not in seen:
                     seen.add(key)
@@ -59,13 +61,14 @@ class IdentifierGenerator:
 
     def to_state(self) -> dict:
         return {"type": "identifier", "numeric": self.numeric_, "start": self.start_, "pattern": self.pattern_,
-                "lowercase": self.lowercase_}
+                "lowercase": self.lowercase_, "fixed": self.fixed_}
 
     @classmethod
     def from_state(cls, state: dict) -> "IdentifierGenerator":
         generator = cls()
         generator.numeric_, generator.start_ = state["numeric"], state["start"]
         generator.pattern_, generator.lowercase_ = state["pattern"], state["lowercase"]
+        generator.fixed_ = state["fixed"]
         return generator
 
 
@@ -77,10 +80,19 @@ def _pattern_of(values: pd.Series) -> str | None:
     return str(templates[0]) if len(templates) == 1 else None
 
 
-def _fill_pattern(pattern: str, count: int, rng: np.random.Generator, letters: np.ndarray) -> list[str]:
+def _fixed_characters(values: pd.Series) -> list[str | None]:
+    """Per position, the character every key has there (a prefix such as 'C-'), or None where keys differ."""
+    width = int(values.str.len().max())
+    padded = values.str.pad(width, side="right")
+    return [chars[0] if len(chars := padded.str[position].unique()) == 1 else None for position in range(width)]
+
+
+def _fill_pattern(pattern: str, fixed: list, count: int, rng: np.random.Generator, letters: np.ndarray) -> list[str]:
     columns = []
-    for char in pattern:
-        if char == "A":
+    for char, constant in zip(pattern, fixed):
+        if constant is not None:
+            columns.append(np.full(count, constant))
+        elif char == "A":
             columns.append(letters[rng.integers(0, len(letters), count)])
         elif char == "9":
             columns.append(_DIGITS[rng.integers(0, 10, count)])
