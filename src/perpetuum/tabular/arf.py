@@ -23,6 +23,7 @@ from scipy.special import ndtr, ndtri
 from sklearn.ensemble import RandomForestClassifier
 
 from perpetuum.errors import ConditionError, ParameterError
+from perpetuum.progress import progress_bar
 from perpetuum.tabular.base import Synthesizer
 from perpetuum.tabular.conditions import EncodedCondition
 from perpetuum.tabular.leaf_boxes import leaf_boxes
@@ -30,6 +31,7 @@ from perpetuum.tabular.registry import register
 from perpetuum.tabular.truncated_normal import interval_mass, sample_truncated
 
 _SCORE_EDGE = 1e-5
+_TREES_PER_STEP = 6
 _N_KNOTS = 1001
 
 
@@ -138,9 +140,14 @@ class AdversarialRandomForest(Synthesizer):
         tokens = self._tokens(matrix)
         synthetic = np.column_stack([rng.permutation(matrix[:, j]) for j in range(matrix.shape[1])])
         self.accuracy_history_: list[float] = []
+        with progress_bar("Learning the table (adversarial random forest)", total=self.max_iterations * self.n_trees,
+                          verbose=self.verbose) as bar:
+            self._adversarial_rounds(matrix, tokens, synthetic, rng, bar)
+
+    def _adversarial_rounds(self, matrix, tokens, synthetic, rng, bar) -> None:
         best = None
         for iteration in range(self.max_iterations):
-            forest = self._train_forest(matrix, synthetic, rng)
+            forest = self._train_forest(matrix, synthetic, rng, bar)
             accuracy = float(forest.oob_score_)
             self.accuracy_history_.append(accuracy)
             self._progress(f"round {iteration + 1}: forest tells real from synthetic with accuracy {accuracy:.3f}")
@@ -186,20 +193,27 @@ class AdversarialRandomForest(Synthesizer):
                 parts.append(matrix[:, [j]])
         return np.hstack(parts)
 
-    def _train_forest(self, real: np.ndarray, synthetic: np.ndarray, rng) -> RandomForestClassifier:
+    def _train_forest(self, real: np.ndarray, synthetic: np.ndarray, rng, bar) -> RandomForestClassifier:
         forest = RandomForestClassifier(
-            n_estimators=self.n_trees,
+            n_estimators=0,
             min_samples_leaf=self.min_leaf_rows,
             max_features=self.max_features,
             oob_score=True,
+            warm_start=True,  # trees are added a few at a time so the progress bar moves
             n_jobs=self.n_jobs,
             random_state=int(rng.integers(2**31)),
         )
+        features = np.vstack([self._forest_input(real), self._forest_input(synthetic)])
         labels = np.r_[np.ones(len(real)), np.zeros(len(synthetic))]
         with warnings.catch_warnings():
             # with few trees some rows have no out-of-bag estimate; the accuracy is taken over the others
             warnings.filterwarnings("ignore", message="Some inputs do not have OOB scores")
-            return forest.fit(np.vstack([self._forest_input(real), self._forest_input(synthetic)]), labels)
+            while forest.n_estimators < self.n_trees:
+                step = min(_TREES_PER_STEP, self.n_trees - forest.n_estimators)
+                forest.set_params(n_estimators=forest.n_estimators + step)
+                forest.fit(features, labels)
+                bar.advance(step)
+        return forest
 
     def _leaf_model(self, forest, matrix: np.ndarray, tokens: np.ndarray):
         node_of_row = forest.apply(self._forest_input(matrix))  # (rows, trees): leaf node id in each tree
