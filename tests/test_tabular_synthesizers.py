@@ -248,3 +248,14 @@ def test_schema_override_changes_how_a_column_is_learned(adult):
     model = get_synthesizer("copula")(seed=0).fit(adult, schema=schema)
     assert model.schema_["education-num"].kind.value == "categorical"
     assert model.sample(50)["education-num"].isin(adult["education-num"].unique()).all()
+
+
+def test_a_damaged_model_file_fails_clearly(fitted, tmp_path):
+    import json
+
+    fitted.save(tmp_path / "model")
+    document = json.loads((tmp_path / "model" / "model.json").read_text())
+    del document["encoder"]["derived"]
+    (tmp_path / "model" / "model.json").write_text(json.dumps(document))
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_synthesizer(tmp_path / "model")

@@ -56,6 +56,16 @@ def load_synthesizer(path):
         raise ModelFileError(
             f"{model_file} is not a Perpetuum synthesizer of format version {FORMAT_VERSION}; refit and save again"
         )
+    try:
+        return _rebuild(document, folder)
+    except (KeyError, TypeError, IndexError) as error:
+        raise ModelFileError(
+            f"{model_file} lacks or garbles the entry {error}; the model folder is damaged or was edited by hand. "
+            "Refit and save again."
+        ) from None
+
+
+def _rebuild(document: dict, folder: Path):
     cls = get_synthesizer(document["synthesizer"])
     synthesizer = cls(**document["params"])
     try:
