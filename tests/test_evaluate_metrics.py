@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perpetuum.errors import DataInputError
+from perpetuum.errors import DataInputError, ParameterError
 from perpetuum.evaluate import (
     column_pair_trends,
     column_shapes,
@@ -139,6 +139,12 @@ def test_real_bin_edges_see_a_shift_that_per_table_bins_ignore():
     shifted = real.assign(value=real["value"] + 100)
     assert column_pair_trends(real, shifted, bin_edges="each_table")["score"] == pytest.approx(1.0)
     assert column_pair_trends(real, shifted, bin_edges="real")["score"] < 0.6
+
+
+def test_an_unknown_binning_is_a_parameter_error():
+    table = mixed_table()
+    with pytest.raises(ParameterError, match="bin_edges"):
+        column_pair_trends(table, table, bin_edges="quantiles")
 
 
 # --- train on synthetic, test on real -------------------------------------------------------------------------

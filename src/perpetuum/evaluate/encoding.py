@@ -12,7 +12,7 @@ import pandas as pd
 
 from perpetuum.errors import DataInputError
 
-# HistGradientBoosting accepts at most 255 bins per feature; keep room for the missing-value bin.
+# HistGradientBoosting takes at most 255 categories per feature (one bin is kept for missing values).
 MAX_MODEL_CATEGORIES = 250
 
 
@@ -77,8 +77,10 @@ def model_matrices(*frames: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]
     """Float matrices for tree models, one per frame, plus the mask of categorical columns.
 
     Numeric columns become floats (NaN kept: gradient boosting handles it). Categorical columns become codes over
-    the union of all frames' labels, so the same label has the same code everywhere; missing stays NaN. Beyond
-    `MAX_MODEL_CATEGORIES` labels, the rarest are pooled into one code (what native categorical support allows).
+    the union of all frames' labels, so the same label has the same code everywhere; missing stays NaN. A column
+    with more than `MAX_MODEL_CATEGORIES` labels (identifiers, free text: more than native categorical support
+    takes) becomes a number instead: how often its label occurs in all frames together. Counting over all frames
+    keeps the encoding blind to which frame a row came from, so fresh identifiers are not told apart from real ones.
     """
     columns = list(frames[0].columns)
     blocks: list[list[np.ndarray]] = [[] for _ in frames]
@@ -86,34 +88,35 @@ def model_matrices(*frames: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]
     for position, column in enumerate(columns):
         series = [frame[column] for frame in frames]
         if is_numeric(series[0]):
-            for block, values in zip(blocks, series):
-                block.append(as_float(values))
-            continue
-        categorical[position] = True
-        codes = joint_codes(*series, missing_as_category=False)
-        pooled = _pool_rare(codes)
-        for block, values in zip(blocks, pooled):
+            encoded = [as_float(values) for values in series]
+        else:
+            codes = joint_codes(*series, missing_as_category=False)
+            labels = int(max(part.max(initial=-1) for part in codes)) + 1
+            if labels <= MAX_MODEL_CATEGORIES:
+                categorical[position] = True
+                encoded = [np.where(part >= 0, part, np.nan).astype("float64") for part in codes]
+            else:
+                together = np.concatenate(codes)
+                counts = np.bincount(together[together >= 0], minlength=labels).astype("float64")
+                encoded = [np.where(part >= 0, counts[np.maximum(part, 0)], np.nan) for part in codes]
+        for block, values in zip(blocks, encoded):
             block.append(values)
     matrices = [np.column_stack(block) if block else np.empty((len(frame), 0)) for block, frame in zip(blocks, frames)]
     return matrices, categorical
 
 
-def _pool_rare(codes: list[np.ndarray]) -> list[np.ndarray]:
-    """Codes as floats (NaN for missing), the rarest labels pooled when there are too many for a tree model."""
-    together = np.concatenate(codes)
-    counts = np.bincount(together[together >= 0]) if (together >= 0).any() else np.zeros(0, dtype=int)
-    remap = np.arange(len(counts), dtype="float64")
-    if len(counts) > MAX_MODEL_CATEGORIES:
-        order = np.argsort(-counts, kind="stable")
-        remap = np.full(len(counts), MAX_MODEL_CATEGORIES - 1, dtype="float64")
-        remap[order[: MAX_MODEL_CATEGORIES - 1]] = np.arange(MAX_MODEL_CATEGORIES - 1)
-    out = []
-    for part in codes:
-        values = np.full(len(part), np.nan)
-        present = part >= 0
-        values[present] = remap[part[present]]
-        out.append(values)
-    return out
+def fillable_for_fit(matrix: np.ndarray) -> np.ndarray:
+    """`matrix` with every column that holds no value at all set to 0.
+
+    Gradient boosting cannot bin an empty column; a constant one is simply never split on, so the model ignores
+    it, which is all an empty training column deserves.
+    """
+    empty = np.isnan(matrix).all(axis=0)
+    if not empty.any():
+        return matrix
+    matrix = matrix.copy()
+    matrix[:, empty] = 0.0
+    return matrix
 
 
 class DistanceEncoder:

@@ -17,7 +17,14 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from perpetuum.errors import DataInputError, ParameterError
-from perpetuum.evaluate.encoding import as_float, check_same_columns, is_numeric, joint_codes, model_matrices
+from perpetuum.evaluate.encoding import (
+    as_float,
+    check_same_columns,
+    fillable_for_fit,
+    is_numeric,
+    joint_codes,
+    model_matrices,
+)
 
 # Equal-width bins a numeric column is cut into when paired with a categorical one (as sdmetrics does).
 PAIR_BINS = 10
@@ -127,7 +134,7 @@ def detection_score(real: pd.DataFrame, synthetic: pd.DataFrame, *, seed: int = 
     with threadpool_limits(limits=1, user_api="openmp"):
         for train_index, test_index in folds.split(features, labels):
             model = HistGradientBoostingClassifier(categorical_features=categorical, random_state=seed)
-            model.fit(features[train_index], labels[train_index])
+            model.fit(fillable_for_fit(features[train_index]), labels[train_index])
             aucs.append(roc_auc_score(labels[test_index], model.predict_proba(features[test_index])[:, 1]))
     auc = float(np.mean(aucs))
     return {"score": float(np.clip(2.0 - 2.0 * auc, 0.0, 1.0)), "auc": auc, "n_rows_each": rows}
@@ -180,7 +187,7 @@ def _contingency_similarity(
 ) -> tuple[float, float]:
     """(1 - total-variation distance of the joint frequencies, Cramér's V of the real table)."""
     width = int(max(first[0].max(initial=0), first[1].max(initial=0))) + 1
-    real_cells, synthetic_cells = (second_codes * width + first_codes for first_codes, second_codes in zip(first, second))
+    real_cells, synthetic_cells = (codes_b * width + codes_a for codes_a, codes_b in zip(first, second))
     return 1.0 - _total_variation(real_cells, synthetic_cells), _cramers_v(first[0], second[0])
 
 

@@ -9,7 +9,14 @@ from sklearn.metrics import f1_score, r2_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from perpetuum.errors import DataInputError
-from perpetuum.evaluate.encoding import as_float, check_same_columns, is_numeric, joint_codes, model_matrices
+from perpetuum.evaluate.encoding import (
+    as_float,
+    check_same_columns,
+    fillable_for_fit,
+    is_numeric,
+    joint_codes,
+    model_matrices,
+)
 
 # A numeric target with more distinct values than this is predicted as a number, not as classes.
 MAX_CLASSES_FOR_NUMERIC_TARGET = 20
@@ -71,7 +78,8 @@ def tstr(
             continue
         # One thread: on a shared small machine OpenMP threads that wait on each other are ten times slower.
         with threadpool_limits(limits=1, user_api="openmp"):
-            model = _model(task, categorical, seed).fit(*data[source])
+            train_features, train_labels = data[source]
+            model = _model(task, categorical, seed).fit(fillable_for_fit(train_features), train_labels)
             scores = _scores(task, model, test_features, test_labels)
         for name, value in scores.items():
             result[prefix + name] = value
