@@ -250,6 +250,7 @@ def machine_info() -> dict:
         except package_metadata.PackageNotFoundError:
             versions[package] = None
     return {
+        "perpetuum_git": _git_state(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),
@@ -257,6 +258,20 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "packages": versions,
     }
+
+
+def _git_state() -> dict | None:
+    """The commit the Perpetuum source was at, and whether src/ had uncommitted changes (results then reflect them)."""
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit.stdout.strip(), "uncommitted_changes_in_src": bool(changes.stdout.strip())}
 
 
 def print_table(results: dict, real_auc: float) -> None:
