@@ -1,0 +1,37 @@
+"""Declarative LLM dataset pipelines: a spec of named columns, run in dependency order, resumable after a crash.
+
+    from perpetuum.pipeline import generate, load_spec, preview
+
+    spec = load_spec("examples/specs/tiny_stories.yaml")
+    preview(spec, n=3)                                   # a look at three records, nothing written
+    result = generate(spec, n=200, output_dir="out/")    # data.jsonl, data.parquet, card.json, card.md, ...
+    result = generate(spec, n=200, output_dir="out/", resume=True)   # after a crash: same records, none twice
+
+Modules: `spec` (models, YAML, validation), `columns/` (one module per column kind), `executor` (concurrency,
+retries, failure records), `checkpoint` (JSONL shards + SQLite state), `filters` (judge/validator filters, dedup),
+`output` (JSONL, Parquet, Hugging Face datasets), `card` (dataset card), `run` (generate / preview).
+"""
+
+from perpetuum.pipeline.columns.validators import (
+    ValidationOutcome,
+    Validator,
+    available_validators,
+    register_validator,
+)
+from perpetuum.pipeline.run import GenerationResult, agenerate, apreview, generate, preview
+from perpetuum.pipeline.spec import DatasetSpec, SpecError, load_spec
+
+__all__ = [
+    "DatasetSpec",
+    "GenerationResult",
+    "SpecError",
+    "ValidationOutcome",
+    "Validator",
+    "agenerate",
+    "apreview",
+    "available_validators",
+    "generate",
+    "load_spec",
+    "preview",
+    "register_validator",
+]

@@ -1,0 +1,184 @@
+"""The dataset card of a generation run, as JSON (for machines) and Markdown (for people): the spec, the backends
+and models, how many records were kept and why the others were dropped, tokens in and out, wall time, and the cost
+from the price table (US dollars per million tokens, keyed by backend name or model name)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from perpetuum import __version__
+from perpetuum.pipeline.spec import DatasetSpec, Price
+
+__all__ = ["build_card", "render_markdown", "write_card", "usage_totals", "cost"]
+
+
+def usage_totals(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Tokens and calls per backend name, summed over every record entry (kept, dropped or failed)."""
+    totals: dict[str, Counter] = {}
+    for entry in entries:
+        for backend, usage in (entry.get("usage") or {}).items():
+            totals.setdefault(backend, Counter()).update(
+                {key: value for key, value in usage.items() if isinstance(value, (int, float))}
+            )
+    return {backend: dict(counter) for backend, counter in sorted(totals.items())}
+
+
+def cost(
+    usage: dict[str, dict[str, int]], backends: dict[str, dict], prices: dict[str, Price]
+) -> tuple[dict[str, float | None], float | None]:
+    """Dollars per backend (None where no price is known) and in total (None if any backend lacks a price).
+    A backend's price is looked up by its name first, then by its model name; embedded models cost nothing."""
+    per_backend: dict[str, float | None] = {}
+    for backend, counts in usage.items():
+        info = backends.get(backend, {})
+        price = prices.get(backend) or prices.get(info.get("model", ""))
+        if price is None and info.get("kind") == "embedded":
+            price = Price()
+        if price is None:
+            per_backend[backend] = None
+            continue
+        per_backend[backend] = round(
+            counts.get("prompt_tokens", 0) / 1e6 * price.input_per_million
+            + counts.get("completion_tokens", 0) / 1e6 * price.output_per_million,
+            6,
+        )
+    known = [value for value in per_backend.values() if value is not None]
+    total = round(sum(known), 6) if len(known) == len(per_backend) else None
+    return per_backend, total
+
+
+def build_card(
+    spec: DatasetSpec,
+    *,
+    n_requested: int,
+    entries: list[dict[str, Any]],
+    n_kept: int,
+    dropped: list,
+    backends: dict[str, dict],
+    wall_seconds: float,
+    sessions: int,
+    files: dict[str, str],
+    json_columns: list[str],
+    prices: dict[str, Price],
+) -> dict[str, Any]:
+    failed = [entry for entry in entries if entry["status"] != "ok"]
+    usage = usage_totals(entries)
+    per_backend_cost, total_cost = cost(usage, backends, prices)
+    prompt_tokens = sum(counts.get("prompt_tokens", 0) for counts in usage.values())
+    completion_tokens = sum(counts.get("completion_tokens", 0) for counts in usage.values())
+    drop_reasons = Counter(item.reason for item in dropped)
+    failure_reasons = Counter(entry.get("error_type", "error") + f" in column {entry.get('column')!r}" for entry in failed)
+    columns = [
+        {"name": column.name, "kind": column.kind, **({"sampler": column.sampler} if column.kind == "sampler" else {})}
+        | ({"dropped_from_output": True} if column.drop else {})
+        for column in spec.columns
+    ]
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "perpetuum_version": __version__,
+        "seed": spec.seed,
+        "records": {
+            "requested": n_requested,
+            "generated": n_requested - len(failed),
+            "failed": len(failed),
+            "kept": n_kept,
+            "dropped": sum(drop_reasons.values()),
+            "dropped_by_reason": dict(drop_reasons),
+            "failed_by_reason": dict(failure_reasons),
+        },
+        "columns": columns,
+        "column_order": spec.column_order(),
+        "backends": backends,
+        "tokens": {
+            "prompt": prompt_tokens,
+            "completion": completion_tokens,
+            "by_backend": usage,
+        },
+        "wall_seconds": round(wall_seconds, 3),
+        "sessions": sessions,
+        "completion_tokens_per_second": round(completion_tokens / wall_seconds, 2) if wall_seconds > 0 else None,
+        "cost_usd": {"total": total_cost, "by_backend": per_backend_cost},
+        "prices": {name: price.model_dump() for name, price in prices.items()},
+        "files": files,
+        "parquet_json_columns": json_columns,
+        "spec": spec.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def _money(value: float | None) -> str:
+    return "unknown (no price in the table)" if value is None else f"${value:,.4f}"
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    records = card["records"]
+    lines = [
+        f"# {card['name']}",
+        "",
+        card["description"] or "_Synthetic dataset generated by Perpetuum._",
+        "",
+        "## Records",
+        "",
+        "| requested | generated | failed | dropped | kept |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        f"| {records['requested']} | {records['generated']} | {records['failed']} | {records['dropped']} "
+        f"| {records['kept']} |",
+        "",
+    ]
+    if records["dropped_by_reason"] or records["failed_by_reason"]:
+        lines += ["| why not kept | records |", "| --- | ---: |"]
+        lines += [f"| dropped: {reason} | {count} |" for reason, count in records["dropped_by_reason"].items()]
+        lines += [f"| failed: {reason} | {count} |" for reason, count in records["failed_by_reason"].items()]
+        lines.append("")
+    lines += ["## Columns", "", "| column | kind |", "| --- | --- |"]
+    for column in card["columns"]:
+        kind = column["kind"] + (f" ({column['sampler']})" if "sampler" in column else "")
+        hidden = " (not in output)" if column.get("dropped_from_output") else ""
+        lines.append(f"| {column['name']}{hidden} | {kind} |")
+    lines += ["", f"Execution order: {', '.join(card['column_order'])}.", "", "## Models and cost", ""]
+    lines += ["| backend | kind | model | calls | tokens in | tokens out | cost |", "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    usage = card["tokens"]["by_backend"]
+    for name, info in card["backends"].items():
+        counts = usage.get(name, {})
+        lines.append(
+            f"| {name} | {info.get('kind', '')} | {info.get('model', '')} | {counts.get('calls', 0)} "
+            f"| {counts.get('prompt_tokens', 0)} | {counts.get('completion_tokens', 0)} "
+            f"| {_money(card['cost_usd']['by_backend'].get(name, 0.0))} |"
+        )
+    speed = card["completion_tokens_per_second"]
+    lines += [
+        "",
+        f"Tokens: {card['tokens']['prompt']:,} in, {card['tokens']['completion']:,} out. "
+        f"Wall time {card['wall_seconds']:.1f} s over {card['sessions']} session(s)"
+        + (f", {speed:,.1f} output tokens/s." if speed else ".")
+        + f" Total cost: {_money(card['cost_usd']['total'])}.",
+        "",
+        "## Files",
+        "",
+    ]
+    lines += [f"- {kind}: `{Path(path).name}`" for kind, path in card["files"].items()]
+    lines += [
+        "",
+        "## Spec",
+        "",
+        "```json",
+        json.dumps(card["spec"], indent=2, ensure_ascii=False),
+        "```",
+        "",
+        f"_Seed {card['seed']}; Perpetuum {card['perpetuum_version']}; created {card['created_at']}._",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(card: dict[str, Any], output_dir: Path) -> dict[str, str]:
+    json_path = output_dir / "card.json"
+    markdown_path = output_dir / "card.md"
+    json_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    markdown_path.write_text(render_markdown(card), encoding="utf-8")
+    return {"card_json": str(json_path), "card_markdown": str(markdown_path)}

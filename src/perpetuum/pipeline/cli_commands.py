@@ -1,0 +1,110 @@
+"""`perpetuum generate` and `perpetuum preview`: thin typer commands over `perpetuum.pipeline.generate/preview`.
+
+The main CLI wires them in (with its error handler around each):
+
+    from perpetuum.pipeline.cli_commands import generate_command, preview_command
+    app.command("generate")(_friendly_errors(generate_command))
+    app.command("preview")(_friendly_errors(preview_command))
+
+or `register_commands(app, wrap=_friendly_errors)` does both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["generate_command", "preview_command", "register_commands"]
+
+console = Console(soft_wrap=True)
+
+SpecArgument = Annotated[
+    Path,
+    typer.Argument(metavar="SPEC", help="A dataset spec (.yaml), e.g. examples/specs/tiny_stories.yaml.", show_default=False),
+]
+
+
+def generate_command(
+    spec: SpecArgument,
+    records: Annotated[int, typer.Option("--records", "-n", help="How many records to generate.", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output folder: data files, card, and the checkpoint to resume from.")
+    ],
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run already in the output folder (after a crash or Ctrl-C)."),
+    ] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="With --resume: generate the records that failed again.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary, only errors.")] = False,
+) -> None:
+    """Generate a dataset from a spec: records are checkpointed as they finish, so --resume loses none.
+
+    Writes data.jsonl and data.parquet (per the spec's output.formats), dropped.jsonl, failures.jsonl, card.json
+    and card.md into the output folder.
+
+    [bold]Examples[/bold]
+
+      perpetuum generate examples/specs/tiny_stories.yaml -n 200 -o out/stories
+
+      perpetuum generate examples/specs/tiny_stories.yaml -n 200 -o out/stories --resume
+    """
+    from perpetuum.pipeline.run import generate
+
+    result = generate(spec, records, output, resume=resume, progress=not quiet, retry_failed=retry_failed)
+    if quiet:
+        return
+    card = result.card
+    speed = card.get("completion_tokens_per_second")
+    cost = card["cost_usd"]["total"]
+    console.print(
+        f"Generated {result.n_requested:,} records of [bold]{card['name']}[/bold]: {result.n_kept:,} kept, "
+        f"{card['records']['dropped']:,} dropped, {result.n_failed:,} failed; "
+        f"{card['tokens']['completion']:,} tokens out in {card['wall_seconds']:.1f} s"
+        + (f" ({speed:,.0f} tokens/s)" if speed else "")
+        + (f", cost ${cost:,.4f}" if cost is not None else "")
+    )
+    for reason, count in card["records"]["dropped_by_reason"].items():
+        console.print(f"  dropped {count:,}: {reason}", markup=False)
+    for reason, count in card["records"]["failed_by_reason"].items():
+        console.print(f"  failed {count:,}: {reason}", markup=False)
+    console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
+
+
+def preview_command(
+    spec: SpecArgument,
+    records: Annotated[int, typer.Option("--records", "-n", help="How many records to show.")] = 3,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON object per line (for piping).")] = False,
+) -> None:
+    """Show the first records a spec makes (every column, before filters); nothing is written.
+
+    [bold]Examples[/bold]
+
+      perpetuum preview examples/specs/tiny_stories.yaml
+
+      perpetuum preview examples/specs/math_tutor.yaml -n 1 --jsonl
+    """
+    from perpetuum.pipeline.run import preview
+
+    rows = preview(spec, records)
+    if jsonl:
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    from rich.json import JSON
+    from rich.panel import Panel
+
+    for index, row in enumerate(rows):
+        console.print(Panel(JSON(json.dumps(row, ensure_ascii=False)), title=f"record {index}", title_align="left"))
+
+
+def register_commands(app: typer.Typer, wrap: Callable[[Callable], Callable] = lambda command: command) -> None:
+    """Add `generate` and `preview` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
+    app.command("generate")(wrap(generate_command))
+    app.command("preview")(wrap(preview_command))

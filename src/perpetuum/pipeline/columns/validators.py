@@ -1,0 +1,252 @@
+"""`validator` columns and the registry of validator kinds.
+
+A validator kind is a class registered by name with an `Options` pydantic model (the column's extra keys) and a
+`check(value, record)` method returning a `ValidationOutcome` (or an awaitable of one). Built-in kinds:
+
+- `python`: `function: "package.module:callable"`, called as f(value) or f(value, record); it returns a bool,
+  a (bool, message) pair, a {passed, message} dict or a ValidationOutcome. An exception counts as a failure.
+- `regex`: `pattern`, with `mode` search (default) or fullmatch, and `ignore_case`.
+- `code`: reserved for the code sandbox; importing `perpetuum.sandbox.validators` registers it.
+
+Add your own:
+
+    @register_validator("max_words")
+    class MaxWords(Validator):
+        class Options(BaseModel):
+            limit: int
+        def check(self, value, record):
+            n = len(str(value).split())
+            return ValidationOutcome(n <= self.options.limit, f"{n} words")
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from perpetuum.errors import PerpetuumError
+from perpetuum.pipeline.columns import ColumnRunner
+from perpetuum.pipeline.templates import render
+
+__all__ = [
+    "ValidationOutcome",
+    "Validator",
+    "ValidatorSetupError",
+    "register_validator",
+    "get_validator",
+    "available_validators",
+    "build_validator",
+    "ValidatorRunner",
+]
+
+
+@dataclass
+class ValidationOutcome:
+    passed: bool
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ValidatorSetupError(PerpetuumError, ValueError):
+    """A validator column's options are wrong; `path` is the offending key inside the column."""
+
+    def __init__(self, message: str, path: str = "", problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.path = path
+        self.problems = problems or [(path, message)]
+
+
+class Validator(ABC):
+    """A validator kind. `Options` validates the column's extra keys; `check` judges one value."""
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    options: Any
+
+    def __init__(self, options) -> None:
+        self.options = options
+
+    @abstractmethod
+    def check(self, value: Any, record: dict[str, Any]):
+        """A ValidationOutcome (or an awaitable of one) for `value`; `record` holds the other columns."""
+
+
+_REGISTRY: dict[str, type[Validator]] = {}
+# Kinds provided by modules imported on first use, so the core never imports them up front.
+_LAZY_PROVIDERS: dict[str, str] = {"code": "perpetuum.sandbox.validators"}
+
+
+def register_validator(kind: str) -> Callable[[type[Validator]], type[Validator]]:
+    """Class decorator: make `kind` usable as `validator: <kind>` in specs."""
+
+    def decorate(cls: type[Validator]) -> type[Validator]:
+        _REGISTRY[kind] = cls
+        return cls
+
+    return decorate
+
+
+def available_validators() -> list[str]:
+    return sorted(set(_REGISTRY) | set(_LAZY_PROVIDERS))
+
+
+def get_validator(kind: str) -> type[Validator]:
+    if kind not in _REGISTRY and kind in _LAZY_PROVIDERS:
+        try:
+            importlib.import_module(_LAZY_PROVIDERS[kind])
+        except ImportError:
+            raise ValidatorSetupError(
+                f"validator kind {kind!r} needs {_LAZY_PROVIDERS[kind]}, which is not installed or not written yet",
+                "validator",
+            ) from None
+    if kind not in _REGISTRY:
+        raise ValidatorSetupError(
+            f"unknown validator kind {kind!r}; use one of {', '.join(available_validators())} "
+            "or register your own with perpetuum.pipeline.register_validator",
+            "validator",
+        )
+    return _REGISTRY[kind]
+
+
+def build_validator(kind: str, options: dict[str, Any]) -> Validator:
+    cls = get_validator(kind)
+    try:
+        parsed = cls.Options.model_validate(options)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = f"unknown key for a {kind!r} validator"
+            elif item["type"] == "missing":
+                message = f"required key for a {kind!r} validator is missing"
+            problems.append((".".join(str(part) for part in item["loc"]), message))
+        raise ValidatorSetupError(problems[0][1], problems[0][0], problems) from None
+    return cls(parsed)
+
+
+def _outcome(result: Any) -> ValidationOutcome:
+    if isinstance(result, ValidationOutcome):
+        return result
+    if isinstance(result, dict):
+        return ValidationOutcome(bool(result.get("passed")), str(result.get("message", "")))
+    if isinstance(result, tuple) and len(result) == 2:
+        return ValidationOutcome(bool(result[0]), str(result[1]))
+    return ValidationOutcome(bool(result), "")
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _import_callable(path: str) -> Callable:
+    module_name, _, attribute_path = path.partition(":")
+    if not attribute_path:
+        module_name, _, attribute_path = path.rpartition(".")
+    if not module_name or not attribute_path:
+        raise ValueError(f"{path!r} is not of the form 'package.module:function'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import {module_name!r}: {error}") from None
+    for part in attribute_path.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ValueError(f"{module_name!r} has no {attribute_path!r}") from None
+    if not callable(target):
+        raise ValueError(f"{path!r} is not callable")
+    return target
+
+
+@register_validator("python")
+class PythonValidator(Validator):
+    class Options(Validator.Options):
+        function: str
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        try:
+            self.function = _import_callable(options.function)
+        except ValueError as error:
+            raise ValidatorSetupError(str(error), "function") from None
+        self._takes_record = _accepts_two_arguments(self.function)
+
+    def check(self, value, record):
+        try:
+            result = self.function(value, record) if self._takes_record else self.function(value)
+        except Exception as error:  # the function's own failure is the record's verdict, not a crash
+            return ValidationOutcome(False, f"{type(error).__name__}: {error}")
+        if inspect.isawaitable(result):
+            return _awaited_outcome(result)
+        return _outcome(result)
+
+
+async def _awaited_outcome(awaitable) -> ValidationOutcome:
+    try:
+        return _outcome(await awaitable)
+    except Exception as error:
+        return ValidationOutcome(False, f"{type(error).__name__}: {error}")
+
+
+def _accepts_two_arguments(function: Callable) -> bool:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # builtins such as str.isdigit take exactly the value
+        return False
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    has_varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values())
+    return has_varargs or len(positional) >= 2
+
+
+@register_validator("regex")
+class RegexValidator(Validator):
+    class Options(Validator.Options):
+        pattern: str
+        mode: Literal["search", "fullmatch"] = "search"
+        ignore_case: bool = False
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        try:
+            self.regex = re.compile(options.pattern, re.IGNORECASE if options.ignore_case else 0)
+        except re.error as error:
+            raise ValidatorSetupError(f"not a valid regular expression: {error}", "pattern") from None
+
+    def check(self, value, record):
+        text = _as_text(value)
+        match = getattr(self.regex, self.options.mode)(text)
+        if match:
+            return ValidationOutcome(True, f"matched {match.group(0)[:60]!r}")
+        return ValidationOutcome(False, f"no {self.options.mode} of /{self.options.pattern}/")
+
+
+class ValidatorRunner(ColumnRunner):
+    def prepare(self):
+        self.validator = build_validator(self.column.validator, self.column.options)
+
+    async def compute(self, record, context):
+        column = self.column
+        value = record[column.target] if column.target is not None else render(column.template, record)
+        result = self.validator.check(value, record)
+        if inspect.isawaitable(result):
+            result = await result
+        return _outcome(result).as_dict()
+
+
+__all__ += ["PythonValidator", "RegexValidator"]

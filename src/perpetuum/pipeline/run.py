@@ -1,0 +1,240 @@
+"""`generate` and `preview`: the library calls behind `perpetuum generate` and `perpetuum preview`.
+
+    result = generate("spec.yaml", n=200, output_dir="out/")          # or a dict / DatasetSpec
+    result = generate("spec.yaml", n=200, output_dir="out/", resume=True)  # after a crash or Ctrl-C
+    rows = preview("spec.yaml", n=3)                                    # nothing written
+
+A run writes, under `output_dir`: data.jsonl / data.parquet / hf_dataset/ (per `output.formats`), dropped.jsonl
+(filtered records and why), failures.jsonl (records that could not be generated), card.json and card.md, and the
+checkpoint/ folder that `resume` continues from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perpetuum.errors import ParameterError
+from perpetuum.pipeline.card import build_card, write_card
+from perpetuum.pipeline.checkpoint import CheckpointStore
+from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runners
+from perpetuum.pipeline.filters import apply_filters, deduplicate
+from perpetuum.pipeline.output import write_outputs
+from perpetuum.pipeline.spec import DatasetSpec, Price, load_spec
+from perpetuum.progress import progress_bar
+
+__all__ = ["GenerationResult", "generate", "agenerate", "preview", "apreview"]
+
+
+@dataclass
+class GenerationResult:
+    """What a run produced. `records` are the kept records in index order (the rows of data.jsonl)."""
+
+    output_dir: Path
+    n_requested: int
+    n_generated: int
+    n_failed: int
+    n_kept: int
+    dropped: dict[str, int]
+    files: dict[str, str]
+    card: dict[str, Any]
+    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.records)
+
+
+def _check_n(n: int) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ParameterError(f"n must be a positive number of records; got {n!r}. Example: n=200 (-n 200).")
+
+
+def _no_running_loop(name: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise ParameterError(f"{name}() cannot run inside an event loop (a notebook or async code); use `await a{name}(...)`")
+
+
+def generate(
+    spec: DatasetSpec | dict | str | Path,
+    n: int,
+    output_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    *,
+    retry_failed: bool = False,
+    backends: dict[str, Any] | None = None,
+    prices: dict[str, dict | Price] | None = None,
+) -> GenerationResult:
+    """Generate `n` records of `spec` into `output_dir`, checkpointing each record as it finishes.
+
+    resume: continue the run already in `output_dir` (its records are kept, the rest generated); the result equals
+    an uninterrupted run with the same spec. retry_failed: with resume, generate failed records again.
+    backends: ready Backend objects by spec backend name, used instead of creating them from the spec.
+    prices: a price table ({backend or model name: {input_per_million, output_per_million}}) over the spec's.
+    """
+    _no_running_loop("generate")
+    return asyncio.run(
+        agenerate(
+            spec, n, output_dir, resume, progress, retry_failed=retry_failed, backends=backends, prices=prices
+        )
+    )
+
+
+async def agenerate(
+    spec: DatasetSpec | dict | str | Path,
+    n: int,
+    output_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    *,
+    retry_failed: bool = False,
+    backends: dict[str, Any] | None = None,
+    prices: dict[str, dict | Price] | None = None,
+) -> GenerationResult:
+    """The async form of `generate`, for code that already runs an event loop."""
+    spec = load_spec(spec)
+    _check_n(n)
+    price_table = {**spec.prices, **{key: Price.model_validate(value) for key, value in (prices or {}).items()}}
+    runners = build_runners(spec, n)
+    output_dir = Path(output_dir)
+    store = CheckpointStore.open(output_dir, spec, n, resume)
+    try:
+        done = store.done(retry_failed=retry_failed)
+        todo = [index for index in range(n) if index not in done]
+        if todo:
+            pool = BackendPool(spec, backends)
+            pool.open()
+            try:
+                store.record_backends(pool.describe())
+                await _run_with_progress(spec, runners, pool, todo, store, progress)
+            finally:
+                await pool.close()
+        return _finish(spec, store, n, output_dir, price_table)
+    finally:
+        store.close()
+
+
+async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, progress: bool) -> None:
+    executor = RecordExecutor(spec, runners, pool)
+    started = time.perf_counter()
+    counts = {"done": 0, "failed": 0, "tokens": 0}
+    with progress_bar(f"Generating {spec.name}", total=len(todo), verbose=progress) as bar:
+
+        def sink(entry: dict) -> None:
+            store.write(entry)
+            counts["done"] += 1
+            counts["failed"] += entry["status"] != "ok"
+            counts["tokens"] += sum(usage.get("completion_tokens", 0) for usage in entry["usage"].values())
+            bar.advance()
+            if bar.shown:
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                remaining = (len(todo) - counts["done"]) * elapsed / counts["done"]
+                bar.update(
+                    f"Generating {spec.name}: {counts['failed']} failed, "
+                    f"{counts['tokens'] / elapsed:,.0f} tok/s, ETA {_clock(remaining)}"
+                )
+
+        await executor.run(todo, sink)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _finish(spec: DatasetSpec, store: CheckpointStore, n: int, output_dir: Path, prices) -> GenerationResult:
+    """Filters, dedup, output files and the card, from every entry in the checkpoint (index order)."""
+    entries = [store.entries[index] for index in sorted(store.entries) if index < n]
+    generated = [(entry["index"], entry["record"]) for entry in entries if entry["status"] == "ok"]
+    kept, dropped = apply_filters(spec, generated)
+    if spec.dedup is not None:
+        kept, duplicates = deduplicate(kept, spec.dedup)
+        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
+    output_columns = [column.name for column in spec.columns if not column.drop]
+    rows = [{name: record[name] for name in output_columns} for _, record in kept]
+    files, json_columns = write_outputs(rows, output_dir, spec.output.formats, output_columns)
+
+    dropped_path = output_dir / "dropped.jsonl"
+    with open(dropped_path, "w", encoding="utf-8") as handle:
+        for item in dropped:
+            line = {"index": item.index, "reason": item.reason, "detail": item.detail, "record": item.record}
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    failures_path = output_dir / "failures.jsonl"
+    failures = [entry for entry in entries if entry["status"] != "ok"]
+    with open(failures_path, "w", encoding="utf-8") as handle:
+        for entry in failures:
+            line = {key: entry.get(key) for key in ("index", "column", "error_type", "error")}
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    files.update(dropped=str(dropped_path), failures=str(failures_path))
+
+    store.touch()
+    card = build_card(
+        spec,
+        n_requested=n,
+        entries=entries,
+        n_kept=len(rows),
+        dropped=dropped,
+        backends=store.backends_used(),
+        wall_seconds=store.wall_seconds(),
+        sessions=store.sessions(),
+        files=files,
+        json_columns=json_columns,
+        prices=prices,
+    )
+    files.update(write_card(card, output_dir))
+    card["files"] = files
+    return GenerationResult(
+        output_dir=output_dir,
+        n_requested=n,
+        n_generated=len(generated),
+        n_failed=len(failures),
+        n_kept=len(rows),
+        dropped=card["records"]["dropped_by_reason"],
+        files=files,
+        card=card,
+        records=rows,
+    )
+
+
+def preview(
+    spec: DatasetSpec | dict | str | Path, n: int = 3, *, backends: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The first `n` records of `spec` (the same ones `generate` makes), every column included, nothing written.
+
+    Filters and dedup are not applied. A record that failed shows as {"_error": ..., "_column": ...}.
+    """
+    _no_running_loop("preview")
+    return asyncio.run(apreview(spec, n, backends=backends))
+
+
+async def apreview(
+    spec: DatasetSpec | dict | str | Path, n: int = 3, *, backends: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The async form of `preview`."""
+    spec = load_spec(spec)
+    _check_n(n)
+    runners = build_runners(spec, n)
+    pool = BackendPool(spec, backends)
+    pool.open()
+    entries: list[dict] = []
+    try:
+        await RecordExecutor(spec, runners, pool).run(range(n), entries.append)
+    finally:
+        await pool.close()
+    entries.sort(key=lambda entry: entry["index"])
+    return [
+        entry["record"]
+        if entry["status"] == "ok"
+        else {"_error": f"{entry['error_type']}: {entry['error']}", "_column": entry["column"]}
+        for entry in entries
+    ]
