@@ -82,6 +82,10 @@ def test_every_problem_is_listed_not_just_the_first():
             "columns[1].parent: unknown column 'topik'",
         ),
         (
+            {"name": "x", "kind": "sampler", "sampler": "subcategory", "parent": "topic", "values": {"sea": ["a"]}},
+            "columns[1].values: no sub-categories for topic 'space'",
+        ),
+        (
             {"name": "x", "kind": "dialogue", "roles": [{"name": "a", "system_prompt": "s"}]},
             "columns[1].roles: List should have at least 2 items",
         ),
