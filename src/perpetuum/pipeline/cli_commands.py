@@ -57,7 +57,14 @@ def generate_command(
     """
     from perpetuum.pipeline.run import generate
 
-    result = generate(spec, records, output, resume=resume, progress=not quiet, retry_failed=retry_failed)
+    try:
+        result = generate(spec, records, output, resume=resume, progress=not quiet, retry_failed=retry_failed)
+    except KeyboardInterrupt:
+        Console(stderr=True).print(
+            f"Interrupted. Every finished record is saved in {output}; continue with the same command and --resume.",
+            markup=False,
+        )
+        raise typer.Exit(code=130) from None
     if quiet:
         return
     card = result.card
