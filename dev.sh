@@ -62,6 +62,22 @@ install() {
     echo "$digest" > "$stamp"
 }
 
+# The report's browser test drives Debian's chromium through playwright (playwright's own browser download is never
+# used). Installed here when missing and we are root; otherwise say how, and the browser test skips with the reason.
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "dev.sh: installing Debian's chromium for the report's browser test" >&2
+        if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+               DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+            echo "dev.sh: installing chromium failed; tests/test_report_browser.py will be skipped." >&2
+        fi
+    else
+        echo "dev.sh: /usr/bin/chromium is missing, so tests/test_report_browser.py will be skipped." >&2
+        echo "        Install it with: sudo apt-get update && sudo apt-get install -y chromium" >&2
+    fi
+}
+
 [ $# -ge 1 ] || usage
 command="$1"
 shift
@@ -72,6 +88,7 @@ case "$command" in
         ;;
     test)
         install "test"
+        ensure_chromium
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;
     *)

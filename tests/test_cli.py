@@ -16,7 +16,7 @@ from perpetuum.cli import app, parse_conditions
 from perpetuum.datasets import load_adult
 from perpetuum.errors import ParameterError
 
-COMMANDS = ["fit", "sample", "synthesize", "schema", "models", "demo"]
+COMMANDS = ["fit", "sample", "synthesize", "evaluate", "schema", "models", "demo"]
 
 runner = CliRunner()
 
@@ -160,9 +160,47 @@ def test_where_repeated_combines_columns_with_and_and_values_with_or(copula_mode
 
 def test_synthesize_fits_and_samples_in_one_step(small_csv, tmp_path):
     output = tmp_path / "synthetic.csv"
-    result = invoke("synthesize", small_csv, "-n", 250, "-o", output, "--model", "copula", "-q")
+    result = invoke("synthesize", small_csv, "-n", 250, "-o", output, "--model", "copula", "-q", "--no-report")
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(output)) == 250
+    assert not (tmp_path / "synthetic.report.html").exists()
+
+
+def test_synthesize_holds_out_rows_and_writes_the_report_beside_the_output(small_csv, tmp_path):
+    output = tmp_path / "out" / "synthetic.csv.gz"
+    result = invoke(
+        "synthesize", small_csv, "-n", 300, "-o", output, "--model", "copula", "--target", "income",
+        "--no-privacy-attacks",
+    )
+    assert result.exit_code == 0, result.output
+    html, report = tmp_path / "out" / "synthetic.report.html", tmp_path / "out" / "synthetic.report.json"
+    assert html.is_file() and report.is_file()
+    assert "synthetic.report.html" in flat(result.output)
+    numbers = json.loads(report.read_text())
+    # 20 % of the 500 rows held out by default; the model saw the other 400.
+    assert numbers["data"]["rows"] == {"real": 400, "synthetic": 300, "holdout": 100}
+    assert numbers["results"]["privacy"]["available"] is True
+    assert numbers["results"]["utility"]["tstr"]["n_test"] == 100
+    lineage = numbers["metadata"]["lineage"]
+    assert lineage["rows_fitted"] == 400 and lineage["rows_held_out"] == 100
+    assert len(lineage["sha256"]) == 64
+    assert numbers["metadata"]["params"]["seed"] == 0
+
+
+def test_synthesize_with_holdout_share_zero_fits_every_row_and_says_privacy_cannot_be_computed(small_csv, tmp_path):
+    output = tmp_path / "synthetic.csv"
+    result = invoke(
+        "synthesize", small_csv, "-n", 100, "-o", output, "--model", "copula", "--holdout-share", "0", "-q"
+    )
+    assert result.exit_code == 0, result.output
+    numbers = json.loads((tmp_path / "synthetic.report.json").read_text())
+    assert numbers["data"]["rows"]["real"] == 500 and numbers["data"]["rows"]["holdout"] is None
+    assert "cannot be computed without a holdout" in numbers["results"]["privacy"]["reason"]
+
+
+def test_synthesize_rejects_a_holdout_share_outside_zero_to_one(small_csv, tmp_path):
+    result = invoke("synthesize", small_csv, "-n", 10, "-o", tmp_path / "o.csv", "--holdout-share", "1.5")
+    assert_clean_error(result, "--holdout-share", "1.5")
 
 
 def test_synthesize_with_the_default_quality_model_and_a_condition(small_csv, tmp_path):
@@ -173,6 +211,65 @@ def test_synthesize_with_the_default_quality_model_and_a_condition(small_csv, tm
     assert len(synthetic) == 200
     assert (synthetic["sex"] == "Male").all()
     assert set(synthetic["income"].dropna()) <= {"<=50K", ">50K"}
+    # Conditioned rows are not comparable with the whole table: no report, and the command says why.
+    assert "No report" in flat(result.output)
+    assert not (tmp_path / "quality.report.html").exists()
+
+
+# ---------------------------------------------------------------------------------------------- evaluate
+
+
+@pytest.fixture(scope="module")
+def evaluation_files(tmp_path_factory) -> dict[str, Path]:
+    """Train, holdout and copula-synthetic CSVs, as a user would pass them to `perpetuum evaluate`."""
+    from perpetuum.tabular import get_synthesizer
+
+    folder = tmp_path_factory.mktemp("evaluate")
+    data = load_adult().sample(600, random_state=2).reset_index(drop=True)
+    train, holdout = data.iloc[:450], data.iloc[450:]
+    synthetic = get_synthesizer("copula")(seed=0).fit(train).sample(450, seed=0)
+    paths = {"train": folder / "train.csv", "holdout": folder / "holdout.csv", "synthetic": folder / "synthetic.csv"}
+    for name, frame in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
+        frame.to_csv(paths[name], index=False)
+    return paths
+
+
+def test_evaluate_writes_the_html_and_json_reports_and_prints_a_summary(evaluation_files, tmp_path):
+    html, report = tmp_path / "report.html", tmp_path / "numbers.json"
+    result = invoke(
+        "evaluate", evaluation_files["train"], evaluation_files["synthetic"], "--holdout", evaluation_files["holdout"],
+        "--target", "income", "-o", html, "--json", report, "--no-privacy-attacks", "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    numbers = json.loads(report.read_text())
+    assert numbers["data"]["rows"] == {"real": 450, "synthetic": 450, "holdout": 150}
+    assert "membership_inference" not in numbers["results"]["privacy"]
+    assert numbers["metadata"]["lineage"]["real_sha256"]
+    assert result.output == ""  # --quiet
+
+
+def test_evaluate_without_holdout_says_privacy_cannot_be_computed(evaluation_files, tmp_path):
+    result = invoke("evaluate", evaluation_files["train"], evaluation_files["synthetic"], "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    text = flat(result.output)
+    assert "cannot be computed without a holdout" in text
+    assert "fidelity" in text and "r.html" in text
+
+
+def test_evaluate_names_a_missing_target_column(evaluation_files, tmp_path):
+    result = invoke(
+        "evaluate", evaluation_files["train"], evaluation_files["synthetic"], "--target", "salary",
+        "-o", tmp_path / "r.html",
+    )
+    assert_clean_error(result, "salary")
+
+
+def test_evaluate_names_a_column_the_synthetic_table_lacks(evaluation_files, tmp_path):
+    narrow = tmp_path / "narrow.csv"
+    pd.read_csv(evaluation_files["synthetic"]).drop(columns=["occupation"]).to_csv(narrow, index=False)
+    result = invoke("evaluate", evaluation_files["train"], narrow, "-o", tmp_path / "r.html")
+    assert_clean_error(result, "occupation")
 
 
 # ---------------------------------------------------------------------------------------------- bad input
@@ -257,7 +354,7 @@ def perpetuum_process(*args: str, env: dict | None = None) -> subprocess.Complet
 
 def test_installed_command_synthesizes_a_table(small_csv, tmp_path):
     output = tmp_path / "synthetic.jsonl"
-    process = perpetuum_process("synthesize", small_csv, "-n", 120, "-o", output, "--model", "copula")
+    process = perpetuum_process("synthesize", small_csv, "-n", 120, "-o", output, "--model", "copula", "--no-report")
     assert process.returncode == 0, process.stderr
     assert len(pd.read_json(output, lines=True)) == 120
     assert "120 rows" in flat(process.stdout)

@@ -14,7 +14,7 @@ from perpetuum.cli import app
 from perpetuum.demo import run_demo
 from perpetuum.errors import ParameterError
 
-UNIT_SCORES = ["column_shapes", "column_pair_trends", "tstr_auc", "trtr_auc", "dcr_share", "detection"]
+UNIT_SCORES = ["fidelity", "utility", "privacy", "column_shapes", "column_pair_trends", "tstr_auc", "trtr_auc", "dcr_share", "detection"]
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,9 @@ def demo(tmp_path_factory) -> tuple[Path, dict]:
     return output, run_demo(output, rows=3_000, verbose=False)
 
 
-def test_demo_writes_the_synthetic_table_model_and_both_reports(demo):
+def test_demo_writes_the_synthetic_table_model_and_the_reports(demo):
     output, _ = demo
-    for name in ["synthetic.csv", "demo_report.json", "demo_report.md"]:
+    for name in ["synthetic.csv", "demo_report.json", "demo_report.md", "report.html", "report.json"]:
         assert (output / name).is_file(), name
     assert (output / "model").is_dir() and any((output / "model").iterdir())
 
@@ -83,6 +83,16 @@ def test_demo_markdown_report_explains_each_score_and_credits_the_data(demo):
     assert "CC BY 4.0" in markdown
 
 
+def test_demo_evaluation_report_has_privacy_from_the_holdout_and_says_how_many_attacks(demo):
+    output, report = demo
+    numbers = json.loads((output / "report.json").read_text())
+    assert numbers["data"]["rows"] == {"real": 2_400, "synthetic": 2_400, "holdout": 600}
+    assert numbers["results"]["privacy"]["anonymeter"]["n_attacks"] == 200
+    assert numbers["headline"]["privacy"]["score"] == report["scores"]["privacy"]
+    html = (output / "report.html").read_text(encoding="utf-8")
+    assert "200 attacks of each kind" in " ".join(html.split())
+
+
 def test_demo_rejects_a_row_count_too_small_to_split(tmp_path):
     with pytest.raises(ParameterError):
         run_demo(tmp_path, rows=10, verbose=False)
@@ -94,5 +104,5 @@ def test_demo_command_prints_the_scores_and_the_report_path(tmp_path):
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "Column shapes" in text and "DCR share" in text
-    assert "demo_report.md" in text
-    assert (output / "demo_report.md").is_file()
+    assert "demo_report.md" in text and "report.html" in text
+    assert (output / "demo_report.md").is_file() and (output / "report.html").is_file()

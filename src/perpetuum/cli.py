@@ -2,6 +2,7 @@
 
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
 `sample` is `load_synthesizer(folder).sample(n, conditions)`, `schema` is `infer_schema(read_table(...))`,
+`evaluate` is `perpetuum.evaluate.evaluate(real, synthetic, holdout, target=...)` then `.to_html` / `.to_json`,
 `demo` is `perpetuum.demo.run_demo`.
 """
 
@@ -146,6 +147,66 @@ def _describe_conditions(conditions: dict | None) -> str:
         for column, values in conditions.items()
     ]
     return " where " + " and ".join(parts)
+
+
+def output_stem(path: Path) -> str:
+    """The output file's name without its format extension ("synthetic.csv.gz" -> "synthetic")."""
+    suffix = _output_format(path)
+    return path.name[: -len(suffix)]
+
+
+def split_holdout(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A seeded random split into (rows to fit on, holdout rows); `share` 0 keeps every row for fitting."""
+    import numpy as np
+
+    if not 0.0 <= share < 1.0:
+        raise ParameterError(
+            f"--holdout-share must be at least 0 and below 1 (the share of rows kept out of training for the "
+            f"report's privacy and utility tests); got {share}. Example: --holdout-share 0.2."
+        )
+    held = int(round(share * len(frame)))
+    if share == 0.0 or held == 0:
+        return frame, None
+    if len(frame) - held < 2:
+        raise ParameterError(
+            f"--holdout-share {share} leaves {len(frame) - held} row(s) to fit on; use a smaller share or --no-report"
+        )
+    order = np.random.default_rng(seed).permutation(len(frame))
+    holdout = frame.iloc[np.sort(order[:held])].reset_index(drop=True)
+    return frame.iloc[np.sort(order[held:])].reset_index(drop=True), holdout
+
+
+def source_lineage(data: str, frame: pd.DataFrame, table: str | None = None, query: str | None = None) -> dict:
+    """Where a table came from: the file path and its SHA-256, or a database URL with any password hidden."""
+    import hashlib
+
+    lineage: dict = {"source": data, "rows_read": len(frame), "columns": frame.shape[1]}
+    path = Path(data)
+    if "://" not in data and path.is_file():
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        lineage["source"] = str(path.resolve())
+        lineage["sha256"] = digest.hexdigest()
+    elif "://" in data:
+        try:
+            from sqlalchemy.engine import make_url
+
+            lineage["source"] = make_url(data).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: keep only its scheme, never a possible password
+            lineage["source"] = data.split("://", 1)[0] + "://…"
+    if table:
+        lineage["table"] = table
+    if query:
+        lineage["query"] = query
+    return lineage
+
+
+def _write_report(evaluation, html_path: Path, json_path: Path | None) -> None:
+    evaluation.to_html(html_path)
+    if json_path is not None:
+        evaluation.to_json(json_path)
 
 
 def _fit(frame, model: str, schema_path: Path | None, seed: int, verbose: bool):
@@ -315,6 +376,23 @@ def sample(
         )
 
 
+TargetOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--target",
+        help="A column to predict: the report then measures utility (a model trained on synthetic rows, tested on real).",
+        show_default=False,
+    ),
+]
+NoPrivacyAttacksOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-privacy-attacks",
+        help="Skip the membership-inference and Anonymeter attacks (the slow part); copies and DCR are still measured.",
+    ),
+]
+
+
 @app.command()
 @_friendly_errors
 def synthesize(
@@ -335,6 +413,23 @@ def synthesize(
         Optional[Path],
         typer.Option("--schema", help="A schema JSON to use instead of inferring one.", show_default=False),
     ] = None,
+    holdout_share: Annotated[
+        float,
+        typer.Option(
+            "--holdout-share",
+            help=(
+                "Share of the rows kept out of training (seeded random choice) so the report can test privacy and "
+                "utility on real rows the model never saw; 0 fits on every row (the report then has no privacy "
+                "section)."
+            ),
+        ),
+    ] = 0.2,
+    no_report: Annotated[
+        bool,
+        typer.Option("--no-report", help="Write no report; the model is then fitted on every row (no holdout)."),
+    ] = False,
+    target: TargetOption = None,
+    no_privacy_attacks: NoPrivacyAttacksOption = False,
     table: TableOption = None,
     query: QueryOption = None,
     encoding: EncodingOption = "utf-8",
@@ -342,25 +437,170 @@ def synthesize(
 ) -> None:
     """Fit a model on a table and write synthetic rows in one step (fit + sample, the model is not kept).
 
+    By default a share of the rows (--holdout-share, 0.2) is held out, the model is fitted on the rest, and an
+    evaluation report is written beside the output: OUTPUT_STEM.report.html (self-contained) and
+    OUTPUT_STEM.report.json. With --where, or --no-report, no report is written and every row is used for fitting.
+
     [bold]Examples[/bold]
 
-      perpetuum synthesize adult.csv -n 50000 -o synthetic.csv
+      perpetuum synthesize adult.csv -n 50000 -o synthetic.csv --target income
 
       perpetuum synthesize adult.csv -n 5000 --model fast --where "income=>50K" -o rich.parquet
+
+      perpetuum synthesize adult.csv -n 10000 -o out/synthetic.csv --no-report
     """
     _check_rows(rows)
     _output_format(output)
     conditions = parse_conditions(where)
     frame = _read(data, table, query, encoding, verbose=not quiet)
-    synthesizer, fit_seconds = _fit(frame, model, schema, seed, verbose=not quiet)
+    report = not no_report and conditions is None
+    if report:
+        if target is not None and target not in frame.columns:
+            raise ParameterError(
+                f"--target {target!r} is not a column of {data}; its columns are {list(frame.columns)}"
+            )
+        train, holdout = split_holdout(frame, holdout_share, seed)
+    else:
+        train, holdout = frame, None
+    synthesizer, fit_seconds = _fit(train, model, schema, seed, verbose=not quiet)
     synthetic, sample_seconds = _sample(synthesizer, rows, conditions, seed, verbose=not quiet)
     write_table(synthetic, output)
     if not quiet:
+        held = f" ({len(holdout):,} held out for the report)" if holdout is not None else ""
         console.print(
-            f"Fitted [bold]{model}[/bold] on {len(frame):,} rows in {fit_seconds:.1f} s, wrote {len(synthetic):,} "
-            f"rows{_escape(_describe_conditions(conditions))} to [bold]{_escape(str(output))}[/bold] "
-            f"({sample_seconds:.1f} s)"
+            f"Fitted [bold]{model}[/bold] on {len(train):,} rows{held} in {fit_seconds:.1f} s, wrote "
+            f"{len(synthetic):,} rows{_escape(_describe_conditions(conditions))} to "
+            f"[bold]{_escape(str(output))}[/bold] ({sample_seconds:.1f} s)"
         )
+    if not report:
+        if conditions is not None and not no_report and not quiet:
+            console.print(
+                "No report: rows generated under --where conditions are not comparable with the whole table. "
+                "Run [bold]perpetuum evaluate[/bold] against real rows that meet the same conditions."
+            )
+        return
+
+    from perpetuum.evaluate import evaluate
+
+    lineage = source_lineage(data, frame, table, query)
+    lineage.update({
+        "seed": seed,
+        "holdout_share": holdout_share,
+        "rows_fitted": len(train),
+        "rows_held_out": len(holdout) if holdout is not None else 0,
+        "output": str(output),
+    })
+    evaluation = evaluate(
+        train,
+        synthetic,
+        holdout=holdout,
+        schema=getattr(synthesizer, "schema_", None),
+        target=target,
+        seed=seed,
+        metadata={
+            "synthesizer": f"{model} ({type(synthesizer).__name__})",
+            "params": synthesizer.get_params(),
+            "fit_seconds": fit_seconds,
+            "sample_seconds": sample_seconds,
+            "lineage": lineage,
+        },
+        privacy_attacks=not no_privacy_attacks,
+        progress=not quiet,
+    )
+    stem = output.parent / output_stem(output)
+    html_path, json_path = Path(f"{stem}.report.html"), Path(f"{stem}.report.json")
+    _write_report(evaluation, html_path, json_path)
+    if not quiet:
+        console.print(evaluation.summary(), markup=False, highlight=False)
+        console.print(f"Report: [bold]{_escape(str(html_path))}[/bold] (JSON: {_escape(str(json_path))})")
+
+
+@app.command("evaluate")
+@_friendly_errors
+def evaluate_command(
+    real: Annotated[
+        str,
+        typer.Argument(
+            metavar="REAL",
+            help="The real table the synthesizer learned from (CSV, Parquet, SQLite file or SQL URL).",
+            show_default=False,
+        ),
+    ],
+    synthetic: Annotated[
+        str,
+        typer.Argument(metavar="SYNTHETIC", help="The synthetic table, with the same columns.", show_default=False),
+    ],
+    holdout: Annotated[
+        Optional[str],
+        typer.Option(
+            "--holdout",
+            help="Real rows the synthesizer never saw. Needed for the privacy section; also the utility test set.",
+            show_default=False,
+        ),
+    ] = None,
+    target: TargetOption = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the self-contained HTML report.")
+    ] = Path("report.html"),
+    json_output: Annotated[
+        Optional[Path],
+        typer.Option("--json", help="Also write every number as JSON here.", show_default=False),
+    ] = None,
+    no_privacy_attacks: NoPrivacyAttacksOption = False,
+    schema: Annotated[
+        Optional[Path],
+        typer.Option("--schema", help="A schema JSON for the real table instead of inferring one.", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed of the metrics' sampling and models; the same seed, the same numbers.")
+    ] = 0,
+    encoding: EncodingOption = "utf-8",
+    quiet: QuietOption = False,
+) -> None:
+    """Score a synthetic table against the real one: fidelity, utility, privacy and collapse signals.
+
+    Writes one self-contained HTML report (no network needed to open it) and, with --json, the same numbers as
+    JSON; prints a summary table. Without --holdout the privacy section says it cannot be computed; without
+    --target there is no utility section.
+
+    [bold]Examples[/bold]
+
+      perpetuum evaluate train.csv synthetic.csv --holdout holdout.csv --target income -o report.html
+
+      perpetuum evaluate real.parquet synthetic.parquet --json report.json --no-privacy-attacks
+    """
+    from perpetuum.evaluate import evaluate
+    from perpetuum.schema import TableSchema
+
+    verbose = not quiet
+    tables = {"real": _read(real, None, None, encoding, verbose=verbose),
+              "synthetic": _read(synthetic, None, None, encoding, verbose=verbose)}
+    if holdout is not None:
+        tables["holdout"] = _read(holdout, None, None, encoding, verbose=verbose)
+    lineage = {}
+    for name, source in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
+        if source is not None:
+            entry = source_lineage(source, tables[name])
+            lineage.update({f"{name}_{key}": value for key, value in entry.items()})
+    lineage["seed"] = seed
+    evaluation = evaluate(
+        tables["real"],
+        tables["synthetic"],
+        holdout=tables.get("holdout"),
+        schema=TableSchema.from_json(schema) if schema is not None else None,
+        target=target,
+        seed=seed,
+        metadata={"lineage": lineage},
+        privacy_attacks=not no_privacy_attacks,
+        progress=verbose,
+    )
+    _write_report(evaluation, output, json_output)
+    if not quiet:
+        console.print(evaluation.summary(), markup=False, highlight=False)
+        written = f"Report: [bold]{_escape(str(output))}[/bold]"
+        if json_output is not None:
+            written += f" (JSON: {_escape(str(json_output))})"
+        console.print(written)
 
 
 @app.command("schema")
@@ -451,12 +691,12 @@ def demo(
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
-    """Run the whole story on the shipped UCI Adult table: fit, sample, score, condition, save and reload.
+    """Run the whole story on the shipped UCI Adult table: fit, sample, evaluate, condition, save and reload.
 
-    Splits Adult 80/20 into train and holdout, fits the synthesizer on train, samples as many rows, scores
-    fidelity (column shapes, pair trends), utility (train-on-synthetic, test-on-real AUC) and privacy
-    (exact copies, distance to closest record, detection), and writes synthetic.csv, model/, demo_report.json
-    and demo_report.md. About two minutes on 2 cores.
+    Splits Adult 80/20 into train and holdout, fits the synthesizer on train, samples as many rows, evaluates
+    fidelity, utility (income) and privacy (copies, distances, membership inference, Anonymeter) like
+    [bold]perpetuum evaluate[/bold], and writes report.html (the evaluation report), report.json, synthetic.csv,
+    model/, demo_report.json and demo_report.md. About 45 CPU-seconds: a minute or two on 2 cores.
 
     [bold]Examples[/bold]
 
