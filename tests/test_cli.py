@@ -390,3 +390,16 @@ def test_schema_json_written_by_the_command_is_plain_json(small_csv, tmp_path):
     target = tmp_path / "schema.json"
     assert perpetuum_process("schema", small_csv, "-o", target).returncode == 0
     assert [column["name"] for column in json.loads(target.read_text())["columns"]][:2] == ["age", "workclass"]
+
+
+def test_a_mixed_type_column_is_reported_as_one_warning_line(tmp_path):
+    source = tmp_path / "mixed.csv"
+    pd.DataFrame({"code": [str(i) if i % 3 else "word" for i in range(200)], "x": range(200)}).to_csv(
+        source, index=False
+    )
+    result = runner.invoke(app, ["synthesize", str(source), "-n", "5", "-o", str(tmp_path / "out.csv"), "--quiet",
+                                 "--no-report", "--model", "copula"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: column 'code' mixes numbers" in result.output
+    assert "_warn_if_mixed" not in result.output and "UserWarning" not in result.output
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 5

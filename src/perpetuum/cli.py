@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -47,12 +48,19 @@ def _friendly_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except PerpetuumError as error:
             error_console.print(f"[bold red]Error:[/bold red] [red]{_escape(str(error))}[/red]")
             raise typer.Exit(code=2) from None
 
     return wrapper
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (a column of mixed types, say) as one yellow line, without Python's source excerpt."""
+    error_console.print(f"[bold yellow]Warning:[/bold yellow] [yellow]{_escape(str(message))}[/yellow]")
 
 
 def _escape(text: str) -> str:
