@@ -19,16 +19,20 @@ PERSON = {
 }
 
 
+# One thread: on a shared 2-core machine llama.cpp's spin barriers make two threads far slower when a core is busy.
+THREADS = 1
+
+
 @pytest.fixture(scope="module")
 def batched():
-    backend = get_backend("embedded", n_parallel=4, n_ctx=1024).load()
+    backend = get_backend("embedded", n_parallel=4, n_ctx=1024, n_threads=THREADS).load()
     yield backend
     asyncio.run(backend.aclose())
 
 
 @pytest.fixture(scope="module")
 def serial():
-    backend = get_backend("embedded", n_parallel=1, n_ctx=1024).load()
+    backend = get_backend("embedded", n_parallel=1, n_ctx=1024, n_threads=THREADS).load()
     yield backend
     asyncio.run(backend.aclose())
 
