@@ -271,8 +271,8 @@ class _BatchEngine:
         self.model_name = model_name
         self.n_parallel = n_parallel
         self.n_ctx = n_ctx
-        # One decode call takes a whole new prompt (< n_ctx tokens) plus the next token of every other slot.
-        self.n_batch = n_ctx + n_parallel
+        # One decode call takes a whole prompt (< n_ctx tokens) or the next token of every slot.
+        self.n_batch = max(n_ctx, n_parallel)
         params = llama_cpp.llama_context_params()
         ctypes.pointer(params)[0] = llama.context_params  # the same settings as the serial path (e.g. no flash
         # attention), so both paths compute the same logits
@@ -349,10 +349,9 @@ class _BatchEngine:
                 self._llama_cpp.llama_sampler_free(sequence.sampler)
 
     def _admit(self, active: dict[int, _Sequence]) -> list[_Sequence]:
-        """Start pending requests while a slot and batch room are free (called with the condition held)."""
+        """Start pending requests while a slot is free (called with the condition held)."""
         admitted: list[_Sequence] = []
         used_ids = set(active)
-        batch_tokens = sum(len(s.prompt) if s.pending_prompt else 1 for s in active.values())
         while self._pending and len(used_ids) < self.n_parallel:
             request = self._pending[0]
             if request.abandoned or request.future.cancelled():
@@ -372,8 +371,6 @@ class _BatchEngine:
                 if request.future.set_running_or_notify_cancel():
                     request.future.set_exception(error)
                 continue
-            if batch_tokens + len(prompt) > self.n_batch:
-                break  # joins at the next step, when the running slots need one token each
             self._pending.popleft()
             if not request.future.set_running_or_notify_cancel():
                 continue
@@ -384,36 +381,48 @@ class _BatchEngine:
                 continue
             seq_id = min(set(range(self.n_parallel)) - used_ids)
             used_ids.add(seq_id)
-            batch_tokens += len(prompt)
             admitted.append(_Sequence(request, seq_id, prompt, min(request.params.max_tokens, room), sampler))
         return admitted
 
     def _step(self, active: dict[int, _Sequence]) -> None:
-        """One llama_decode over new prompts and the next token of every running sequence, then sampling."""
+        """Decode the prompts of newly admitted requests, one request per call, then the next token of every
+        running request in a single call; sample after each call.
+
+        A prompt goes alone because llama.cpp splits a batch over separate KV streams into equal shares per
+        sequence: a prompt mixed with one-token decodes would run one token per micro-batch. Alone it runs as in
+        the serial path, which also keeps its logits identical to a lone request's.
+        """
+        for sequence in [s for s in active.values() if s.pending_prompt]:
+            sequence.pending_prompt = False
+            self._decode(active, [sequence], sequence.prompt, 0)
+        running = [s for s in active.values() if s.generated]
+        if running:
+            self._decode(active, running, None, None)
+
+    def _decode(self, active: dict[int, _Sequence], sequences: list[_Sequence], prompt, first_position) -> None:
         llama_cpp, batch = self._llama_cpp, self.batch
         n_tokens = 0
-        for sequence in active.values():
-            if sequence.pending_prompt:
-                tokens, first_position = sequence.prompt, 0
+        for sequence in sequences:
+            if prompt is None:
+                tokens, position = sequence.generated[-1:], len(sequence.prompt) + len(sequence.generated) - 1
             else:
-                tokens, first_position = sequence.generated[-1:], len(sequence.prompt) + len(sequence.generated) - 1
+                tokens, position = prompt, first_position
             for offset, token in enumerate(tokens):
                 batch.token[n_tokens] = token
-                batch.pos[n_tokens] = first_position + offset
+                batch.pos[n_tokens] = position + offset
                 batch.n_seq_id[n_tokens] = 1
                 batch.seq_id[n_tokens][0] = sequence.seq_id
                 batch.logits[n_tokens] = 0
                 n_tokens += 1
             batch.logits[n_tokens - 1] = 1
             sequence.logits_index = n_tokens - 1
-            sequence.pending_prompt = False
         batch.n_tokens = n_tokens
         status = llama_cpp.llama_decode(self.ctx, batch)
         if status != 0:
-            for sequence in list(active.values()):
+            for sequence in sequences:
                 self._finish(active, sequence, GenerationError(f"llama_decode failed with status {status}"))
             return
-        for sequence in list(active.values()):
+        for sequence in sequences:
             token = llama_cpp.llama_sampler_sample(sequence.sampler, self.ctx, sequence.logits_index)
             if llama_cpp.llama_vocab_is_eog(self.vocab, token):
                 self._finish(active, sequence, "stop")
