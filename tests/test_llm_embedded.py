@@ -119,3 +119,14 @@ def test_a_missing_model_file_says_what_to_pass(tmp_path):
     backend = get_backend("embedded", model_path=tmp_path / "absent.gguf")
     with pytest.raises(ModelFileError, match="model_path"):
         asyncio.run(backend.chat(QUESTION, GenerationParams(max_tokens=4)))
+
+
+def test_the_thread_count_can_come_from_the_environment(monkeypatch):
+    from perpetuum.errors import ParameterError
+    from perpetuum.llm.embedded import default_threads
+
+    monkeypatch.setenv("PERPETUUM_LLM_THREADS", "1")
+    assert default_threads() == 1
+    monkeypatch.setenv("PERPETUUM_LLM_THREADS", "many")
+    with pytest.raises(ParameterError, match="PERPETUUM_LLM_THREADS"):
+        default_threads()
