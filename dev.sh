@@ -12,11 +12,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 VENV="${PERPETUUM_VENV:-.venv}"
 
-# torch is not a dependency yet. When one needs it, set NEEDS_TORCH=1: torch is then installed first, on its
-# own, pinned to TORCH_PIN (the CPU build on these machines), so that resolving the other dependencies can never
-# replace it with a CUDA build and its several GB of nvidia-* packages.
+# torch is needed by the test extra (the local Hugging Face backend), not by the demo. When it is needed, torch is
+# installed first, on its own, pinned to TORCH_PIN (the CPU build on these machines), so that resolving the other
+# dependencies can never replace it with a CUDA build and its several GB of nvidia-* packages.
 NEEDS_TORCH=0
 TORCH_PIN="torch==2.13.0"
+# llama-cpp-python compiles from source; its image-model (llava) part is not used by Perpetuum and costs a third of
+# the build time.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
 
 usage() {
     echo "usage: bash dev.sh demo [perpetuum demo options] | bash dev.sh test [pytest options]" >&2
@@ -87,6 +90,10 @@ case "$command" in
         exec "$VENV/bin/perpetuum" demo "$@"
         ;;
     test)
+        # the test extra holds torch (for the local Hugging Face backend): pin it to the CPU build first
+        NEEDS_TORCH=1
+        # llama.cpp threads spin-wait for each other; one thread per model keeps parallel tests from starving
+        export PERPETUUM_LLM_THREADS="${PERPETUUM_LLM_THREADS:-1}"
         install "test"
         ensure_chromium
         exec "$VENV/bin/python" -m pytest -q "$@"
