@@ -1,4 +1,10 @@
-"""End to end on the real embedded model (SmolLM2-135M through llama.cpp): a tiny spec, small max_tokens."""
+"""End to end on the real embedded model (SmolLM2-135M through llama.cpp): a tiny spec, small max_tokens.
+
+Exact equality of a resumed and an uninterrupted run is tested on the deterministic test backend
+(test_pipeline_execution.py). llama.cpp's answers to the same seeded request can vary slightly with what else is in
+the batch or the KV cache, so here the test checks what the pipeline itself guarantees on a real model: every record
+exactly once, the same seeded choices for every record, and model columns that are filled and valid.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import pytest
 pytest.importorskip("llama_cpp", reason="the embedded backend needs llama-cpp-python")
 pytest.importorskip("perpetuum.llm.embedded")
 
-from perpetuum.pipeline import generate  # noqa: E402
+from perpetuum.pipeline import generate, preview  # noqa: E402
 
 TINY = {
     "name": "tiny_embedded",
@@ -21,51 +27,61 @@ TINY = {
             "name": "line",
             "kind": "llm_text",
             "prompt": "Write one short sentence about a {{ animal }}.",
-            "params": {"max_tokens": 24, "temperature": 0.7},
+            "params": {"max_tokens": 16, "temperature": 0.7},
         },
+        {"name": "says_animal", "kind": "validator", "validator": "regex", "template": "{{ line }}", "pattern": "\\w"},
         {
-            "name": "facts",
-            "kind": "llm_json",
-            "prompt": "Give the name and the number of legs of a {{ animal }}.",
-            "json_schema": {
-                "type": "object",
-                "properties": {"name": {"type": "string", "maxLength": 20}, "legs": {"type": "integer", "minimum": 0, "maximum": 8}},
-                "required": ["name", "legs"],
-            },
-            "params": {"max_tokens": 40},
-        },
-        {
-            "name": "quality",
-            "kind": "llm_judge",
-            "prompt": "Sentence: {{ line }}",
-            "rubric": [{"name": "fluent", "description": "Is it fluent English?", "min": 1, "max": 5}],
-            "params": {"max_tokens": 60},
+            "name": "chat",
+            "kind": "dialogue",
+            "turns": 2,
+            "opening": "Tell me about a {{ animal }}.",
+            "roles": [
+                {"name": "child", "system_prompt": "You are a curious child."},
+                {"name": "vet", "system_prompt": "You are a vet. Answer in one sentence.", "params": {"max_tokens": 16}},
+            ],
         },
     ],
 }
 
 
+def entries(folder) -> dict[int, dict]:
+    found = {}
+    for shard in sorted((folder / "checkpoint").glob("shard-*.jsonl")):
+        for line in shard.read_text().splitlines():
+            entry = json.loads(line)
+            assert entry["index"] not in found, "a record was written twice"
+            found[entry["index"]] = entry
+    return found
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return generate(TINY, 4, tmp_path_factory.mktemp("embedded"), progress=False)
+    """Two records in two sessions: the first alone, then a resume that adds the second."""
+    folder = tmp_path_factory.mktemp("embedded")
+    generate(TINY, 1, folder, progress=False)
+    return generate(TINY, 2, folder, resume=True, progress=False)
 
 
 def test_the_embedded_model_fills_every_column(run):
-    assert run.n_generated + run.n_failed == 4 and run.n_generated >= 3
+    assert run.n_generated == 2 and run.n_failed == 0
     for row in run.records:
         assert row["animal"] in {"cat", "dog", "bird"} and row["line"].strip()
-        assert isinstance(row["facts"]["legs"], int) and 0 <= row["facts"]["legs"] <= 8
-        assert 1 <= row["quality"]["scores"]["fluent"] <= 5
+        assert row["says_animal"]["passed"]
+        assert [m["role"] for m in row["chat"]] == ["child", "vet"] and row["chat"][1]["content"].strip()
 
 
 def test_the_card_names_the_model_and_counts_its_tokens(run):
     card = json.loads((run.output_dir / "card.json").read_text())
     assert "smollm2" in card["backends"]["default"]["model"].lower()
-    assert card["tokens"]["completion"] > 0 and card["cost_usd"]["total"] == 0.0
+    assert card["tokens"]["completion"] > 0 and card["tokens"]["by_backend"]["default"]["calls"] >= 4
+    assert card["cost_usd"]["total"] == 0.0 and card["sessions"] == 2
 
 
-def test_a_resumed_embedded_run_equals_an_uninterrupted_one(run, tmp_path):
-    # The first two records, then the rest in a second session: the same records as the one-session run.
-    generate(TINY, 2, tmp_path, progress=False)
-    resumed = generate(TINY, 4, tmp_path, resume=True, progress=False)
-    assert resumed.records == run.records
+def test_a_resumed_embedded_run_has_every_record_once_with_the_same_seeded_choices(run):
+    written = entries(run.output_dir)
+    assert sorted(written) == [0, 1] and [written[i]["session"] for i in (0, 1)] == [1, 2]
+    samplers_only = {**TINY, "columns": TINY["columns"][:1]}  # the same seed gives the same draws, no model needed
+    expected = [row["animal"] for row in preview(samplers_only, n=2)]
+    assert [written[i]["record"]["animal"] for i in (0, 1) if written[i]["status"] == "ok"] == [
+        animal for i, animal in enumerate(expected) if written[i]["status"] == "ok"
+    ]

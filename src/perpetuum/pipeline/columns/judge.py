@@ -14,6 +14,7 @@ from perpetuum.pipeline.templates import render
 
 __all__ = ["JudgeRunner", "rubric_schema"]
 
+REASON_MAX_CHARACTERS = 160
 DEFAULT_JUDGE_SYSTEM_PROMPT = (
     "You are a careful, strict evaluator of training data. Judge only what you are shown, give a one-sentence "
     "reason per criterion, then an integer score. Answer with JSON only."
@@ -25,8 +26,15 @@ def rubric_schema(column: JudgeColumn) -> dict:
         criterion.name: {
             "type": "object",
             "properties": {
-                "reason": {"type": "string"},
-                "score": {"type": "integer", "minimum": criterion.min, "maximum": criterion.max},
+                # Bounded so a small model cannot ramble until max_tokens cuts its JSON short.
+                "reason": {"type": "string", "maxLength": REASON_MAX_CHARACTERS},
+                # An enum as well as the bounds: grammar converters that ignore minimum/maximum still honour it.
+                "score": {
+                    "type": "integer",
+                    "minimum": criterion.min,
+                    "maximum": criterion.max,
+                    "enum": list(range(criterion.min, criterion.max + 1)),
+                },
             },
             "required": ["reason", "score"],
             "additionalProperties": False,
