@@ -717,3 +717,9 @@ def demo(
     if rows is not None:
         _check_rows(rows)
     run_demo(output, rows=rows, model=model, seed=seed, verbose=not quiet)
+
+
+# `perpetuum generate` and `perpetuum preview` (LLM dataset specs) live beside the pipeline they drive.
+from perpetuum.pipeline.cli_commands import register_commands  # noqa: E402
+
+register_commands(app, wrap=_friendly_errors)
