@@ -56,19 +56,10 @@ def tstr(
     for name, frame in frames.items():
         check_same_columns(test_real, frame, what=name)
     frames = {name: frame[frame[target].notna()] for name, frame in frames.items()}
-    for name, frame in frames.items():
-        if frame[target].nunique() < 2:
-            raise DataInputError(
-                f"target column {target!r} in {name} has fewer than two distinct values; "
-                "a model cannot learn or be scored on a constant target"
-            )
+    _require_two_target_values(frames, target)
 
     task = _task(test_real[target])
-    matrices, categorical = model_matrices(*(frame[features] for frame in frames.values()))
-    if task == "classification":
-        labels = joint_codes(*(frame[target] for frame in frames.values()))
-    else:
-        labels = [as_float(frame[target]) for frame in frames.values()]
+    matrices, categorical, labels = _encoded(frames, features, target, task)
     data = {name: (matrix, label) for name, matrix, label in zip(frames, matrices, labels)}
 
     test_features, test_labels = data["test_real"]
@@ -170,20 +161,13 @@ def feature_importance_agreement(
     real_fit = real_fit.iloc[np.sort(rng.permutation(len(real_fit))[:max_rows])]
     synthetic = synthetic.iloc[np.sort(rng.permutation(len(synthetic))[:max_rows])]
     frames = {"train_synthetic": synthetic, "train_real": real_fit, "held-out real rows": test}
-    for name, frame in frames.items():
-        if frame[target].nunique() < 2:
-            raise DataInputError(
-                f"target column {target!r} in {name} has fewer than two distinct values; "
-                "a model cannot learn or be scored on a constant target"
-            )
+    _require_two_target_values(frames, target)
 
     task = _task(train_real[target])
-    matrices, categorical = model_matrices(*(frame[features] for frame in frames.values()))
+    matrices, categorical, labels = _encoded(frames, features, target, task)
     if task == "classification":
-        labels = joint_codes(*(frame[target] for frame in frames.values()))
         scoring = "roc_auc" if len(np.unique(np.concatenate(labels))) == 2 else "accuracy"
     else:
-        labels = [as_float(frame[target]) for frame in frames.values()]
         scoring = "r2"
     test_features, test_labels = matrices[2], labels[2]
 
@@ -218,3 +202,22 @@ def feature_importance_agreement(
         "n_train_synthetic": len(synthetic),
         "n_test": len(test),
     }
+
+
+def _require_two_target_values(frames: dict[str, pd.DataFrame], target: str) -> None:
+    for name, frame in frames.items():
+        if frame[target].nunique() < 2:
+            raise DataInputError(
+                f"target column {target!r} in {name} has fewer than two distinct values; "
+                "a model cannot learn or be scored on a constant target"
+            )
+
+
+def _encoded(frames: dict[str, pd.DataFrame], features: list[str], target: str, task: str):
+    """Feature matrices (one shared encoding), the categorical mask, and labels for every frame, in order."""
+    matrices, categorical = model_matrices(*(frame[features] for frame in frames.values()))
+    if task == "classification":
+        labels = joint_codes(*(frame[target] for frame in frames.values()))
+    else:
+        labels = [as_float(frame[target]) for frame in frames.values()]
+    return matrices, categorical, labels
