@@ -723,3 +723,8 @@ def demo(
 from perpetuum.pipeline.cli_commands import register_commands  # noqa: E402
 
 register_commands(app, wrap=_friendly_errors)
+
+# `perpetuum review DIR` and `perpetuum review export DIR -o OUT` (the human review desk) live in review/.
+from perpetuum.review.cli_commands import register_commands as register_review_commands  # noqa: E402
+
+register_review_commands(app, wrap=_friendly_errors)

@@ -1,0 +1,186 @@
+"""What the record page shows for each field: a view per value shape (dialogue, validator, judge, object, text, code).
+
+Code is highlighted on the server with Pygments (a dependency of rich, so always installed), which escapes every
+token; the page itself loads no script but our own. Everything else reaches the templates as plain data, and
+Jinja's autoescaping turns it into text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from perpetuum.review.dataset import (
+    ColumnInfo,
+    column_references,
+    is_dialogue_value,
+    is_judge_value,
+    is_validator_value,
+    turn_flags,
+)
+
+__all__ = ["field_views", "highlight_code", "text_html", "looks_like_code"]
+
+_CODE_KEY = re.compile(r"(code|solution|tests?|program|snippet|script|function|implementation|source)", re.IGNORECASE)
+_CODE_START = re.compile(r"^\s*(def |class |import |from \S+ import |async def |@\w|assert |#!)")
+_FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def looks_like_code(key: str, value: Any) -> bool:
+    """A code field: text under a code-like name (solution, tests, code...), or text that starts like Python."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if _CODE_KEY.search(key) and ("\n" in value.strip() or "(" in value or "=" in value):
+        return True
+    return "\n" in value.strip() and bool(_CODE_START.match(value))
+
+
+def highlight_code(code: str, language: str = "python") -> Markup:
+    """Escaped, highlighted HTML for the inside of a <pre>."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer, get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language or "python", stripnl=False)
+    except ClassNotFound:
+        lexer = PythonLexer(stripnl=False)
+    return Markup(highlight(code, lexer, HtmlFormatter(nowrap=True)))
+
+
+def text_html(text: Any) -> Markup:
+    """Text escaped, with ```fenced``` code blocks highlighted (models often answer with them)."""
+    text = "" if text is None else str(text)
+    parts: list[str] = []
+    position = 0
+    for match in _FENCE.finditer(text):
+        parts.append(str(escape(text[position : match.start()])))
+        parts.append(f'<pre class="code">{highlight_code(match.group(2), match.group(1))}</pre>')
+        position = match.end()
+    parts.append(str(escape(text[position:])))
+    return Markup("".join(parts))
+
+
+def _path(path: list[str | int]) -> str:
+    return json.dumps(path, ensure_ascii=False)
+
+
+def _at(value: Any, path: list[str | int]) -> Any:
+    for key in path:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _leaves(value: Any, path: list[str | int], depth: int = 0) -> list[tuple[list[str | int], Any]]:
+    """(path, value) of each scalar or short list inside nested objects; deeper structures stay one JSON leaf."""
+    if isinstance(value, dict) and depth < 3 and value:
+        found = []
+        for key, item in value.items():
+            found.extend(_leaves(item, path + [key], depth + 1))
+        return found
+    return [(path, value)]
+
+
+def field_views(
+    record: dict[str, Any], original: dict[str, Any], columns: list[ColumnInfo], threshold: float | None
+) -> list[dict[str, Any]]:
+    """One view dict per column, in the card's column order, for the record template."""
+    names = [column.name for column in columns]
+    flags_by_turn = turn_flags(record, columns)
+    dialogue_of = {
+        flag["validator"]: dialogue
+        for dialogue, turns in flags_by_turn.items()
+        for flags in turns.values()
+        for flag in flags
+    }
+    # Which validators speak about which column: a code field shows the test result of a validator that read it.
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for column in columns:
+        value = record.get(column.name)
+        if is_validator_value(value):
+            for name in column_references(column.spec, names):
+                checks.setdefault(name, []).append({"name": column.name, **value})
+    views = []
+    for column in columns:
+        if column.name not in record:
+            continue
+        value = record[column.name]
+        view: dict[str, Any] = {
+            "name": column.name,
+            "kind": column.kind,
+            "path": _path([column.name]),
+            "json": json.dumps(value, ensure_ascii=False, indent=2),
+            "edited": value != original.get(column.name),
+            "checks": checks.get(column.name, []),
+        }
+        if is_dialogue_value(value):
+            roles = list(dict.fromkeys(turn["role"] for turn in value))
+            view["shape"] = "dialogue"
+            view["turns"] = [
+                {
+                    "index": index,
+                    "role": turn["role"],
+                    "side": "left" if roles.index(turn["role"]) % 2 == 0 else "right",
+                    "content": turn.get("content"),
+                    "is_text": isinstance(turn.get("content"), str),
+                    "path": _path([column.name, index, "content"]),
+                    "flags": flags_by_turn.get(column.name, {}).get(index, []),
+                    "edited": turn.get("content") != _at(original, [column.name, index, "content"]),
+                }
+                for index, turn in enumerate(value)
+            ]
+        elif is_validator_value(value):
+            view["shape"] = "validator"
+            view["passed"] = value["passed"]
+            view["message"] = value.get("message")
+            view["flags"] = [flag for flag in value.get("flags") or [] if isinstance(flag, dict)]
+            view["dialogue"] = dialogue_of.get(column.name)
+            view["extra"] = {key: item for key, item in value.items() if key not in {"passed", "message", "flags"}}
+        elif is_judge_value(value):
+            view["shape"] = "judge"
+            view["rows"] = [
+                {
+                    "criterion": criterion,
+                    "score": score,
+                    "reason": value["reasons"].get(criterion, ""),
+                    "low": threshold is not None and isinstance(score, (int, float)) and score < threshold,
+                }
+                for criterion, score in value["scores"].items()
+            ]
+        elif isinstance(value, dict):
+            view["shape"] = "object"
+            view["leaves"] = [
+                _leaf_view(column.name, path, leaf, original, checks.get(column.name, []))
+                for path, leaf in _leaves(value, [column.name])
+            ]
+        elif isinstance(value, str):
+            view["shape"] = "text"
+            view.update(_leaf_view(column.name, [column.name], value, original, checks.get(column.name, [])))
+        else:
+            view["shape"] = "scalar"
+            view["display"] = json.dumps(value, ensure_ascii=False)
+        views.append(view)
+    return views
+
+
+def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, checks: list[dict]) -> dict[str, Any]:
+    key = str(path[-1])
+    is_code = looks_like_code(key, value) or (len(path) == 1 and looks_like_code(column, value))
+    return {
+        "label": ".".join(str(part) for part in path[1:]) or column,
+        "path": _path(path),
+        "value": value,
+        "is_text": isinstance(value, str),
+        "display": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+        "is_code": is_code,
+        "code_html": highlight_code(value) if is_code else None,
+        "tests": checks if is_code else [],
+        "edited": value != _at(original, path),
+    }

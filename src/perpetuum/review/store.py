@@ -1,0 +1,399 @@
+"""The review store: one SQLite file beside the data (review.sqlite), the single truth of a review.
+
+Every action (edit, accept, reject, reset) is one transaction that changes the record and appends to the log, and is
+committed before the answer goes back: a server killed at any moment loses nothing that was confirmed. Each record
+carries a version; an action names the version it was made on, and a stale version raises `VersionConflict` (with
+the record as it is now) instead of overwriting what another reviewer saved. The log is append-only (triggers refuse
+UPDATE and DELETE on it).
+
+    store = ReviewStore.open("out/")                     # imports data.jsonl the first time
+    record = store.get(0)
+    record = store.edit(0, ["lesson", 3, "content"], "7 + 5 is 12.", version=record.version, reviewer="ana")
+    store.accept(0, version=record.version, reviewer="ana")
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perpetuum.errors import DataInputError, ParameterError, PerpetuumError
+from perpetuum.review.dataset import ColumnInfo, Dataset, load_dataset, record_summary
+
+__all__ = ["ReviewStore", "ReviewRecord", "VersionConflict", "ReviewError", "STORE_FILE", "field_label", "SORTS"]
+
+STORE_FILE = "review.sqlite"
+STATUSES = ("pending", "accepted", "rejected")
+SORTS = {
+    "index": "id",
+    "score": "min_score IS NULL, min_score, id",
+    "flags": "flag_count DESC, id",
+    "recent": "updated_at IS NULL, updated_at DESC, id",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,          -- the record's row in the data file, from 0
+    original TEXT NOT NULL,          -- JSON as generated
+    current TEXT NOT NULL,           -- JSON with the reviewers' corrections
+    version INTEGER NOT NULL DEFAULT 1,
+    status TEXT NOT NULL DEFAULT 'pending',
+    reason TEXT,
+    edited INTEGER NOT NULL DEFAULT 0,
+    flagged TEXT NOT NULL DEFAULT '[]',
+    flag_count INTEGER NOT NULL DEFAULT 0,
+    min_score REAL,
+    preview TEXT NOT NULL DEFAULT '',
+    reviewer TEXT,
+    updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    record_id INTEGER NOT NULL,
+    action TEXT NOT NULL,            -- edit, accept, reject, reset, conflict (a save refused as stale)
+    field TEXT,                      -- e.g. lesson[3].content
+    path TEXT,                       -- the same as a JSON list
+    before TEXT,                     -- JSON
+    after TEXT,                      -- JSON
+    reviewer TEXT NOT NULL,
+    at TEXT NOT NULL,
+    version INTEGER NOT NULL         -- the record's version after the action (the one refused, for a conflict)
+);
+CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
+    BEGIN SELECT RAISE(ABORT, 'the review log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
+    BEGIN SELECT RAISE(ABORT, 'the review log is append-only'); END;
+"""
+
+
+class ReviewError(PerpetuumError, ValueError):
+    """A review action cannot be done as asked (unknown record or field, a value of the wrong type)."""
+
+
+class VersionConflict(PerpetuumError, RuntimeError):
+    """The record changed since the version an action was made on; `current` is the record as saved now."""
+
+    def __init__(self, current: "ReviewRecord", attempted_version: int):
+        super().__init__(
+            f"record {current.id} is at version {current.version}, saved by {current.reviewer} at "
+            f"{current.updated_at}; the action was made on version {attempted_version}"
+        )
+        self.current = current
+        self.attempted_version = attempted_version
+
+
+@dataclass
+class ReviewRecord:
+    id: int
+    original: dict[str, Any]
+    current: dict[str, Any]
+    version: int
+    status: str
+    reason: str | None
+    edited: bool
+    flagged: list[str]
+    min_score: float | None
+    reviewer: str | None
+    updated_at: str | None
+
+
+def field_label(path: list[str | int]) -> str:
+    """["lesson", 3, "content"] -> "lesson[3].content"."""
+    label = ""
+    for part in path:
+        label += f"[{part}]" if isinstance(part, int) else (f".{part}" if label else str(part))
+    return label
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class ReviewStore:
+    """Review state of one dataset folder. Open with `ReviewStore.open(folder)`; safe to use from several threads
+    (each call opens its own SQLite connection)."""
+
+    def __init__(self, path: Path, dataset: Dataset):
+        self.path = Path(path)
+        self.dataset = dataset
+
+    @property
+    def columns(self) -> list[ColumnInfo]:
+        return self.dataset.columns
+
+    @classmethod
+    def open(cls, folder: str | Path, store_path: str | Path | None = None) -> "ReviewStore":
+        """The store of `folder` (created and filled from the data file the first time).
+
+        Refuses a store made for other data (the data file was regenerated since): move review.sqlite away to
+        start a new review."""
+        dataset = load_dataset(folder)
+        store = cls(Path(store_path) if store_path else dataset.folder / STORE_FILE, dataset)
+        with store._connect() as connection:
+            connection.executescript(_SCHEMA)
+            meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                store._import(connection)
+            elif meta.get("fingerprint") != dataset.fingerprint:
+                raise DataInputError(
+                    f"{dataset.data_file} changed since its review began (the review in {store.path} was made on "
+                    f"other data). Export the old review first if you need it, then move {store.path} away to start "
+                    "a new one."
+                )
+        return store
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")  # a committed action survives a crash of the machine too
+            connection.execute("PRAGMA foreign_keys=ON")
+            yield connection
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def _import(self, connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        rows = []
+        for index, record in enumerate(self.dataset.records):
+            summary = record_summary(record)
+            text = _dumps(record)
+            rows.append(
+                (index, text, text, _dumps(summary["flagged"]), len(summary["flagged"]), summary["min_score"],
+                 summary["preview"])
+            )
+        connection.executemany(
+            "INSERT INTO records (id, original, current, flagged, flag_count, min_score, preview) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        connection.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("fingerprint", self.dataset.fingerprint),
+                ("data_file", self.dataset.data_file.name),
+                ("created_at", _utc_now()),
+            ],
+        )
+        connection.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(row: sqlite3.Row | tuple) -> ReviewRecord:
+        (id_, original, current, version, status, reason, edited, flagged, min_score, reviewer, updated_at) = row
+        return ReviewRecord(
+            id_, json.loads(original), json.loads(current), version, status, reason, bool(edited), json.loads(flagged),
+            min_score, reviewer, updated_at,
+        )
+
+    _COLUMNS = "id, original, current, version, status, reason, edited, flagged, min_score, reviewer, updated_at"
+
+    def __len__(self) -> int:
+        with self._connect() as connection:
+            return connection.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    def get(self, record_id: int) -> ReviewRecord:
+        with self._connect() as connection:
+            return self._get(connection, record_id)
+
+    def _get(self, connection: sqlite3.Connection, record_id: int) -> ReviewRecord:
+        row = connection.execute(f"SELECT {self._COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+        if row is None:
+            raise ReviewError(f"no record {record_id}; records are numbered 0 to {len(self) - 1}")
+        return self._record(row)
+
+    def all(self) -> list[ReviewRecord]:
+        with self._connect() as connection:
+            return [self._record(row) for row in connection.execute(f"SELECT {self._COLUMNS} FROM records ORDER BY id")]
+
+    def queue(
+        self,
+        *,
+        flagged: bool = False,
+        below: float | None = None,
+        status: str = "any",
+        sort: str = "index",
+    ) -> list[dict[str, Any]]:
+        """Records matching every filter given, as summaries (id, status, edited, flagged, min_score, preview...).
+
+        flagged: some validator failed. below: the lowest judge score is below this. status: any, pending,
+        accepted, rejected, reviewed (accepted or rejected) or edited. sort: index, score (lowest first), flags
+        (most failed validators first), recent (latest reviewed first)."""
+        where, arguments = [], []
+        if flagged:
+            where.append("flag_count > 0")
+        if below is not None:
+            where.append("min_score IS NOT NULL AND min_score < ?")
+            arguments.append(below)
+        if status in STATUSES:
+            where.append("status = ?")
+            arguments.append(status)
+        elif status == "reviewed":
+            where.append("status != 'pending'")
+        elif status == "edited":
+            where.append("edited = 1")
+        elif status != "any":
+            raise ParameterError(f"unknown status filter {status!r}; use any, pending, accepted, rejected, reviewed or edited")
+        if sort not in SORTS:
+            raise ParameterError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+        sql = (
+            "SELECT id, status, reason, edited, flagged, min_score, preview, reviewer, updated_at, version FROM records"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY {SORTS[sort]}"
+        )
+        keys = ("id", "status", "reason", "edited", "flagged", "min_score", "preview", "reviewer", "updated_at", "version")
+        with self._connect() as connection:
+            rows = connection.execute(sql, arguments).fetchall()
+        items = [dict(zip(keys, row)) for row in rows]
+        for item in items:
+            item["flagged"] = json.loads(item["flagged"])
+            item["edited"] = bool(item["edited"])
+        return items
+
+    def counts(self) -> dict[str, int]:
+        """records, pending, reviewed, accepted, rejected, edited, flagged."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT COUNT(*), SUM(status = 'pending'), SUM(status != 'pending'), SUM(status = 'accepted'), "
+                "SUM(status = 'rejected'), SUM(edited), SUM(flag_count > 0) FROM records"
+            ).fetchone()
+        keys = ("records", "pending", "reviewed", "accepted", "rejected", "edited", "flagged")
+        return {key: int(value or 0) for key, value in zip(keys, row)}
+
+    def log(self, record_id: int | None = None) -> list[dict[str, Any]]:
+        """The review log in order: id, record, action, field, path, before, after, reviewer, at, version."""
+        sql = "SELECT id, record_id, action, field, path, before, after, reviewer, at, version FROM log"
+        arguments: tuple = ()
+        if record_id is not None:
+            sql += " WHERE record_id = ?"
+            arguments = (record_id,)
+        with self._connect() as connection:
+            rows = connection.execute(sql + " ORDER BY id", arguments).fetchall()
+        entries = []
+        for row in rows:
+            entry = dict(zip(("id", "record", "action", "field", "path", "before", "after", "reviewer", "at", "version"), row))
+            for key in ("path", "before", "after"):
+                entry[key] = None if entry[key] is None else json.loads(entry[key])
+            entries.append(entry)
+        return entries
+
+    # -- actions ---------------------------------------------------------------------------------------------
+
+    def edit(self, record_id: int, path: list[str | int], value: Any, *, version: int, reviewer: str) -> ReviewRecord:
+        """Set the value at `path` (a column, then keys and list indexes inside it) to `value`.
+
+        The value must keep the type of the one it replaces where that was text (text stays text); otherwise any
+        JSON value is allowed. Saving the value already there changes nothing and logs nothing."""
+        if not path or not isinstance(path[0], str):
+            raise ReviewError(f"a field path starts with a column name; got {path!r}")
+        with self._transaction() as connection:
+            record = self._get(connection, record_id)
+            self._check_version(connection, record, version, "edit", path, value, reviewer)
+            current = copy.deepcopy(record.current)
+            parent, key = self._locate(current, path)
+            before = parent[key]
+            if isinstance(before, str) and not isinstance(value, str):
+                raise ReviewError(f"{field_label(path)} holds text; give text, not {type(value).__name__}")
+            if before == value:
+                return record
+            parent[key] = value
+            summary = record_summary(current)
+            new_version = record.version + 1
+            now = _utc_now()
+            connection.execute(
+                "UPDATE records SET current = ?, version = ?, edited = ?, flagged = ?, flag_count = ?, min_score = ?, "
+                "preview = ?, reviewer = ?, updated_at = ? WHERE id = ? AND version = ?",
+                (_dumps(current), new_version, int(current != record.original), _dumps(summary["flagged"]),
+                 len(summary["flagged"]), summary["min_score"], summary["preview"], reviewer, now, record_id,
+                 record.version),
+            )
+            self._append(connection, record_id, "edit", path, before, value, reviewer, now, new_version)
+            return self._get(connection, record_id)
+
+    def accept(self, record_id: int, *, version: int, reviewer: str) -> ReviewRecord:
+        return self._set_status(record_id, "accepted", None, version, reviewer)
+
+    def reject(self, record_id: int, reason: str, *, version: int, reviewer: str) -> ReviewRecord:
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise ReviewError("say why the record is rejected (a reason is required)")
+        return self._set_status(record_id, "rejected", reason, version, reviewer)
+
+    def reset(self, record_id: int, *, version: int, reviewer: str) -> ReviewRecord:
+        """Back to pending (the corrections stay)."""
+        return self._set_status(record_id, "pending", None, version, reviewer)
+
+    def _set_status(self, record_id: int, status: str, reason: str | None, version: int, reviewer: str) -> ReviewRecord:
+        action = {"accepted": "accept", "rejected": "reject", "pending": "reset"}[status]
+        with self._transaction() as connection:
+            record = self._get(connection, record_id)
+            after = {"status": status, "reason": reason}
+            self._check_version(connection, record, version, action, None, after, reviewer)
+            now = _utc_now()
+            connection.execute(
+                "UPDATE records SET status = ?, reason = ?, version = ?, reviewer = ?, updated_at = ? "
+                "WHERE id = ? AND version = ?",
+                (status, reason, record.version + 1, reviewer, now, record_id, record.version),
+            )
+            before = {"status": record.status, "reason": record.reason}
+            self._append(connection, record_id, action, None, before, after, reviewer, now, record.version + 1)
+            return self._get(connection, record_id)
+
+    def _check_version(self, connection, record: ReviewRecord, version: int, action: str, path, attempted, reviewer):
+        if int(version) == record.version:
+            return
+        # The refused attempt is logged (and committed) so that nothing a reviewer typed is lost.
+        self._append(connection, record.id, "conflict", path, None, {"action": action, "value": attempted},
+                     reviewer, _utc_now(), int(version))
+        connection.execute("COMMIT")
+        connection.execute("BEGIN IMMEDIATE")  # the caller's transaction ends with its own ROLLBACK
+        raise VersionConflict(record, int(version))
+
+    @staticmethod
+    def _locate(current: dict[str, Any], path: list[str | int]) -> tuple[Any, str | int]:
+        parent: Any = current
+        for depth, key in enumerate(path):
+            exists = (
+                isinstance(parent, dict) and isinstance(key, str) and key in parent
+            ) or (isinstance(parent, list) and isinstance(key, int) and not isinstance(key, bool) and 0 <= key < len(parent))
+            if not exists:
+                raise ReviewError(f"the record has no field {field_label(list(path[: depth + 1]))}")
+            if depth == len(path) - 1:
+                return parent, key
+            parent = parent[key]
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _append(connection, record_id, action, path, before, after, reviewer, at, version) -> None:
+        connection.execute(
+            "INSERT INTO log (record_id, action, field, path, before, after, reviewer, at, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record_id, action, field_label(path) if path else None, _dumps(path) if path else None, _dumps(before),
+             _dumps(after), reviewer, at, version),
+        )

@@ -1,0 +1,487 @@
+"""The review desk's store, export and web app (without a browser; tests/test_review_browser.py drives Chromium).
+
+The dataset folders are written here in the generator's layout (data.jsonl, card.json, card.md, dropped.jsonl,
+failures.jsonl), with the math-dialogue recipe's claim_check value shape, so no model is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from perpetuum.errors import DataInputError, ParameterError
+from perpetuum.review import ReviewError, ReviewStore, VersionConflict, create_app, export_reviewed
+from perpetuum.review.render import field_views, looks_like_code, text_html
+
+HOSTILE = '<script>window.__perpetuumInjected = 1</script><img src="x" onerror="window.__perpetuumImage = 1">'
+WRONG_TURN = "Good start! 7 + 5 is 13, so you have 13 apples."
+SOLUTION = 'def add(a, b):\n    """Sum of two numbers."""\n    return a + b  # simple\n'
+
+
+def _record(index: int, *, lesson: list[dict], claim_ok: bool = True, flags=None, scores=(5, 4), title="Apples",
+            solution=SOLUTION, tests_ok=True) -> dict:
+    return {
+        "student": {"first_name": f"Kid{index}", "age": 9},
+        "operation": "addition",
+        "a": 7,
+        "b": 5,
+        "answer": 12,
+        "problem": {"title": title, "question": "Mia has 7 apples and gets 5 more. How many apples does she have?"},
+        "lesson": lesson,
+        "claim_check": {
+            "passed": claim_ok,
+            "message": "all claims hold" if claim_ok else f"{len(flags or [])} wrong claim(s)",
+            "flags": flags or [],
+        },
+        "quality": {
+            "scores": {"correctness": scores[0], "pedagogy": scores[1]},
+            "reasons": {"correctness": "The arithmetic is right.", "pedagogy": "Gives hints, not the answer."},
+        },
+        "solution": solution,
+        "tests_pass": {"passed": tests_ok, "message": "3 tests passed" if tests_ok else "AssertionError: add(2, 2) == 5"},
+    }
+
+
+def _lesson(teacher_reply: str, closing: str = "Well done, 12 is right!") -> list[dict]:
+    return [
+        {"role": "student", "content": "Mia has 7 apples and gets 5 more. I am not sure how to start."},
+        {"role": "teacher", "content": teacher_reply},
+        {"role": "student", "content": "Is it 12?"},
+        {"role": "teacher", "content": closing},
+    ]
+
+
+def dataset_records() -> list[dict]:
+    """Four records: 0 has a wrong teacher claim (flagged), 1 is fine, 2 holds hostile markup, 3 scores low and
+    fails its code tests."""
+    return [
+        _record(
+            0,
+            lesson=_lesson(WRONG_TURN),
+            claim_ok=False,
+            flags=[{"turn": 1, "role": "teacher", "claim": "7 + 5 = 13", "reason": "7 + 5 is 12, not 13", "expected": "12"}],
+            scores=(2, 4),
+        ),
+        _record(1, lesson=_lesson("What do you get when you put 7 and 5 together?")),
+        _record(2, lesson=_lesson(HOSTILE), title=HOSTILE),
+        _record(3, lesson=_lesson("Count on from 7."), scores=(1, 2), solution="def add(a, b):\n    return a - b\n",
+                tests_ok=False),
+    ]
+
+
+def _card(folder: Path, records: list[dict], formats: list[str]) -> dict:
+    """A card with the keys and shapes pipeline/card.py writes."""
+    kinds = [("student", "sampler"), ("operation", "sampler"), ("a", "sampler"), ("b", "sampler"),
+             ("answer", "expression"), ("problem", "llm_json"), ("lesson", "dialogue"), ("claim_check", "validator"),
+             ("quality", "llm_judge"), ("solution", "llm_text"), ("tests_pass", "validator")]
+    spec_columns = [{"name": name, "kind": kind, "depends_on": [], "drop": False} for name, kind in kinds]
+    spec_columns[7].update(validator="python", target="lesson", function="recipes.math:check_claims")
+    spec_columns[10].update(validator="python", template="{{ solution }}", function="tests:run")
+    files = {"jsonl": str(folder / "data.jsonl"), "dropped": str(folder / "dropped.jsonl"),
+             "failures": str(folder / "failures.jsonl")}
+    if "parquet" in formats:
+        files["parquet"] = str(folder / "data.parquet")
+    return {
+        "name": "math_dialogues",
+        "description": "Teacher-student dialogues with checked arithmetic.",
+        "created_at": "2026-11-25T18:18:13+0000",
+        "perpetuum_version": "0.1.0",
+        "seed": 7,
+        "records": {"requested": len(records) + 1, "generated": len(records) + 1, "failed": 0, "kept": len(records),
+                    "dropped": 1, "dropped_by_reason": {"validator claim_check failed": 1}, "failed_by_reason": {}},
+        "columns": [{"name": name, "kind": kind} | ({"sampler": "person"} if kind == "sampler" else {})
+                    for name, kind in kinds],
+        "column_order": [name for name, _ in kinds],
+        "backends": {"default": {"kind": "embedded", "model": "SmolLM2-135M-Instruct.Q4_1", "max_concurrency": 8}},
+        "tokens": {"prompt": 100, "completion": 50,
+                   "by_backend": {"default": {"calls": 4, "prompt_tokens": 100, "completion_tokens": 50}}},
+        "wall_seconds": 1.5,
+        "sessions": 1,
+        "completion_tokens_per_second": 33.3,
+        "cost_usd": {"total": 0.0, "by_backend": {"default": 0.0}},
+        "prices": {},
+        "files": files,
+        "parquet_json_columns": [],
+        "spec": {"name": "math_dialogues", "seed": 7, "columns": spec_columns, "output": {"formats": formats}},
+    }
+
+
+def write_dataset(folder: Path, records: list[dict] | None = None, formats: tuple[str, ...] = ("jsonl",)) -> Path:
+    """A folder as `perpetuum generate` leaves it."""
+    from perpetuum.pipeline.card import render_markdown
+    from perpetuum.pipeline.output import write_outputs
+
+    records = dataset_records() if records is None else records
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = list(records[0])
+    write_outputs(records, folder, list(formats), columns)
+    (folder / "dropped.jsonl").write_text("", encoding="utf-8")
+    (folder / "failures.jsonl").write_text("", encoding="utf-8")
+    card = _card(folder, records, list(formats))
+    (folder / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (folder / "card.md").write_text(render_markdown(card), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    return write_dataset(tmp_path / "out")
+
+
+@pytest.fixture
+def store(folder) -> ReviewStore:
+    return ReviewStore.open(folder)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# -- the store ---------------------------------------------------------------------------------------------------
+
+
+def test_opening_a_folder_imports_every_record_as_pending(store):
+    assert len(store) == 4
+    assert store.counts() == {"records": 4, "pending": 4, "reviewed": 0, "accepted": 0, "rejected": 0, "edited": 0,
+                              "flagged": 2}
+    assert store.get(0).current == dataset_records()[0]
+    assert (store.dataset.folder / "review.sqlite").exists()
+
+
+def test_queue_filters_flagged_low_scores_and_pending(store):
+    assert [item["id"] for item in store.queue(flagged=True)] == [0, 3]
+    assert [item["id"] for item in store.queue(below=3)] == [0, 3]
+    assert [item["id"] for item in store.queue(below=2)] == [3]
+    assert store.queue(flagged=True)[0]["flagged"] == ["claim_check"]
+    store.accept(1, version=1, reviewer="ana")
+    assert [item["id"] for item in store.queue(status="pending")] == [0, 2, 3]
+    assert [item["id"] for item in store.queue(status="reviewed")] == [1]
+
+
+def test_queue_sort_orders(store):
+    assert [item["id"] for item in store.queue(sort="score")] == [3, 0, 1, 2]
+    assert [item["id"] for item in store.queue(sort="flags")] == [0, 3, 1, 2]
+    store.accept(2, version=1, reviewer="ana")
+    store.accept(1, version=1, reviewer="ana")
+    assert [item["id"] for item in store.queue(sort="recent")][:2] == [1, 2]
+    with pytest.raises(ParameterError, match="unknown sort"):
+        store.queue(sort="random")
+
+
+def test_editing_a_dialogue_turn_changes_only_that_turn_and_logs_before_and_after(store):
+    record = store.edit(0, ["lesson", 1, "content"], "Good start! 7 + 5 is 12.", version=1, reviewer="ana")
+    assert record.version == 2 and record.edited
+    assert record.current["lesson"][1] == {"role": "teacher", "content": "Good start! 7 + 5 is 12."}
+    assert record.original["lesson"][1]["content"] == WRONG_TURN
+    assert record.current["lesson"][0] == record.original["lesson"][0]
+    [entry] = store.log(0)
+    assert entry["action"] == "edit" and entry["field"] == "lesson[1].content"
+    assert entry["path"] == ["lesson", 1, "content"]
+    assert (entry["before"], entry["after"], entry["reviewer"]) == (WRONG_TURN, "Good start! 7 + 5 is 12.", "ana")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["at"])
+
+
+def test_editing_back_to_the_original_clears_the_edited_mark(store):
+    store.edit(1, ["problem", "title"], "Pears", version=1, reviewer="ana")
+    record = store.edit(1, ["problem", "title"], "Apples", version=2, reviewer="ana")
+    assert not record.edited and store.counts()["edited"] == 0
+    assert len(store.log(1)) == 2
+
+
+def test_a_whole_field_can_be_replaced_with_any_json_but_text_stays_text(store):
+    record = store.edit(1, ["claim_check"], {"passed": False, "message": "checked by hand"}, version=1, reviewer="ana")
+    assert record.flagged == ["claim_check"] and store.counts()["flagged"] == 3
+    with pytest.raises(ReviewError, match="holds text"):
+        store.edit(1, ["solution"], 42, version=2, reviewer="ana")
+    with pytest.raises(ReviewError, match="no field lesson\\[9\\]"):
+        store.edit(1, ["lesson", 9, "content"], "x", version=2, reviewer="ana")
+    with pytest.raises(ReviewError, match="no record 99"):
+        store.get(99)
+
+
+def test_a_stale_version_is_a_conflict_and_the_attempt_is_kept_in_the_log(store):
+    store.edit(0, ["lesson", 1, "content"], "Ana's fix: 12.", version=1, reviewer="ana")
+    with pytest.raises(VersionConflict) as caught:
+        store.edit(0, ["lesson", 1, "content"], "Ben's fix: twelve.", version=1, reviewer="ben")
+    assert caught.value.current.current["lesson"][1]["content"] == "Ana's fix: 12."
+    assert caught.value.current.version == 2 and caught.value.attempted_version == 1
+    assert store.get(0).current["lesson"][1]["content"] == "Ana's fix: 12."
+    conflict = store.log(0)[-1]
+    assert conflict["action"] == "conflict" and conflict["reviewer"] == "ben"
+    assert conflict["after"] == {"action": "edit", "value": "Ben's fix: twelve."}
+    with pytest.raises(VersionConflict):
+        store.accept(0, version=1, reviewer="ben")
+
+
+def test_reject_needs_a_reason_and_reset_returns_to_pending(store):
+    with pytest.raises(ReviewError, match="reason"):
+        store.reject(2, "  ", version=1, reviewer="ana")
+    record = store.reject(2, "contains  markup\n", version=1, reviewer="ana")
+    assert (record.status, record.reason) == ("rejected", "contains markup")
+    record = store.reset(2, version=record.version, reviewer="ana")
+    assert (record.status, record.reason) == ("pending", None)
+    assert [entry["action"] for entry in store.log(2)] == ["reject", "reset"]
+
+
+def test_the_log_is_append_only(store):
+    store.accept(1, version=1, reviewer="ana")
+    with sqlite3.connect(store.path) as connection:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            connection.execute("UPDATE log SET reviewer = 'mallory'")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            connection.execute("DELETE FROM log")
+
+
+def test_reopening_keeps_the_review_and_refuses_changed_data(folder):
+    store = ReviewStore.open(folder)
+    store.accept(1, version=1, reviewer="ana")
+    assert ReviewStore.open(folder).get(1).status == "accepted"
+    with open(folder / "data.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(dataset_records()[1]) + "\n")
+    with pytest.raises(DataInputError, match="changed since its review began"):
+        ReviewStore.open(folder)
+
+
+def test_a_folder_without_data_is_refused_with_what_to_do(tmp_path):
+    with pytest.raises(DataInputError, match="perpetuum generate"):
+        ReviewStore.open(tmp_path)
+
+
+def test_a_parquet_only_folder_is_read(tmp_path):
+    folder = write_dataset(tmp_path / "pq", formats=("parquet",))
+    assert not (folder / "data.jsonl").exists()
+    store = ReviewStore.open(folder)
+    assert store.get(0).current["lesson"][1]["content"] == WRONG_TURN
+
+
+# -- rendering ---------------------------------------------------------------------------------------------------
+
+
+def test_flags_land_on_the_dialogue_turn_they_name(store):
+    record = store.get(0)
+    views = {view["name"]: view for view in field_views(record.current, record.original, store.columns, 3)}
+    turns = views["lesson"]["turns"]
+    assert [bool(turn["flags"]) for turn in turns] == [False, True, False, False]
+    assert turns[1]["flags"][0]["claim"] == "7 + 5 = 13" and turns[1]["flags"][0]["validator"] == "claim_check"
+    assert views["quality"]["rows"][0]["low"] and not views["quality"]["rows"][1]["low"]
+    assert views["claim_check"]["shape"] == "validator" and views["claim_check"]["dialogue"] == "lesson"
+
+
+def test_code_is_highlighted_escaped_and_shows_its_test_result(store):
+    record = store.get(3)
+    views = {view["name"]: view for view in field_views(record.current, record.original, store.columns, None)}
+    solution = views["solution"]
+    assert solution["is_code"] and '<span class="k">def</span>' in solution["code_html"]
+    assert [(test["name"], test["passed"]) for test in solution["tests"]] == [("tests_pass", False)]
+    assert looks_like_code("text", "import os\nprint(os.sep)") and not looks_like_code("story", "Once upon a time.")
+    html = str(text_html("Try this:\n```python\nx = '<b>'\n```\n<i>done</i>"))
+    assert "&lt;i&gt;done&lt;/i&gt;" in html and "'&lt;b&gt;'" in html and '<pre class="code">' in html
+
+
+# -- export ------------------------------------------------------------------------------------------------------
+
+
+def _review_some(store: ReviewStore) -> None:
+    store.edit(0, ["lesson", 1, "content"], "Good start! 7 + 5 is 12.", version=1, reviewer="ana")
+    store.accept(0, version=2, reviewer="ana")
+    store.accept(1, version=1, reviewer="ben")
+    store.reject(2, "hostile markup", version=1, reviewer="ana")
+
+
+def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with_review_figures(folder, store, tmp_path):
+    _review_some(store)
+    out = tmp_path / "reviewed"
+    result = export_reviewed(folder, out)
+    assert result.n_exported == 2
+    exported = _read_jsonl(out / "data.jsonl")
+    assert exported[0]["lesson"][1]["content"] == "Good start! 7 + 5 is 12."
+    assert exported[1] == dataset_records()[1]
+    assert list(exported[0]) == list(dataset_records()[0])  # the generator's columns, in its order
+    [rejected] = _read_jsonl(out / "rejected.jsonl")
+    assert (rejected["index"], rejected["detail"], rejected["record"]["problem"]["title"]) == (2, "hostile markup", HOSTILE)
+    log = _read_jsonl(out / "review_log.jsonl")
+    assert [(entry["record"], entry["action"]) for entry in log] == [(0, "edit"), (0, "accept"), (1, "accept"), (2, "reject")]
+    assert set(log[0]) >= {"record", "field", "before", "after", "reviewer", "at"}
+    card = json.loads((out / "card.json").read_text())
+    review = card["review"]
+    assert (review["records"], review["reviewed"], review["accepted"], review["rejected"], review["edited"],
+            review["pending"]) == (4, 3, 2, 1, 1, 1)
+    assert review["accepted_edited"] == 1 and review["edits_by_column"] == {"lesson": 1}
+    assert review["rejection_reasons"] == {"hostile markup": 1}
+    assert review["actions_by_reviewer"] == {"ana": 3, "ben": 1}
+    assert card["name"] == "math_dialogues" and card["records"]["kept"] == 4  # the generation figures stay
+    assert Path(card["files"]["jsonl"]).parent == out
+    markdown = (out / "card.md").read_text()
+    assert markdown.startswith("# math_dialogues") and "## Review" in markdown
+    assert "| 4 | 3 | 2 | 1 | 1 | 1 | 2 |" in markdown and "hostile markup" in markdown
+    assert (folder / "data.jsonl").read_text() == "".join(json.dumps(r) + "\n" for r in dataset_records())
+
+
+def test_export_uses_the_generated_formats_and_refuses_the_source_folder(tmp_path):
+    folder = write_dataset(tmp_path / "both", formats=("jsonl", "parquet"))
+    store = ReviewStore.open(folder)
+    _review_some(store)
+    out = tmp_path / "reviewed"
+    export_reviewed(folder, out)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "data.parquet").to_pylist()
+    assert [row["lesson"][1]["content"] for row in table] == [
+        "Good start! 7 + 5 is 12.", dataset_records()[1]["lesson"][1]["content"]
+    ]
+    with pytest.raises(ParameterError, match="new folder"):
+        export_reviewed(folder, folder)
+
+
+# -- the web app, in-process ------------------------------------------------------------------------------------
+
+
+def _client(folder: Path, **options) -> TestClient:
+    return TestClient(create_app(folder, reviewer="tester", **options), base_url="http://127.0.0.1:8765")
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]{64})"', html).group(1)
+
+
+def test_pages_escape_generated_text(folder):
+    client = _client(folder)
+    html = client.get("/records/2").text
+    assert "<script>window.__perpetuumInjected" not in html
+    assert "&lt;script&gt;window.__perpetuumInjected = 1&lt;/script&gt;" in html
+    assert '<img src="x"' not in html
+    assert "script-src 'self'" in client.get("/").headers["content-security-policy"]
+    assert "<script>window" not in client.get("/").text
+
+
+def test_a_post_without_the_csrf_token_is_refused(folder):
+    client = _client(folder)
+    html = client.get("/records/1").text
+    response = client.post("/records/1/accept", data={"version": "1"})
+    assert response.status_code == 403 and "CSRF" in response.text
+    response = client.post("/records/1/accept", data={"version": "1", "csrf": _csrf(html)},
+                           headers={"origin": "http://evil.example"})
+    assert response.status_code == 403 and "another site" in response.text
+    assert ReviewStore.open(folder).get(1).status == "pending"
+    response = client.post("/records/1/accept", data={"version": "1", "csrf": _csrf(html)}, follow_redirects=False)
+    assert response.status_code == 303 and ReviewStore.open(folder).get(1).status == "accepted"
+
+
+def test_without_a_token_only_loopback_host_names_are_served(folder):
+    client = _client(folder)
+    assert client.get("/").status_code == 200
+    assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200
+    assert client.get("/", headers={"host": "attacker.example:8765"}).status_code == 403
+
+
+def test_with_a_token_every_request_without_it_is_refused(folder):
+    client = _client(folder, token="s3cret-token-value")
+    for path in ["/", "/records/0", "/log", "/static/review.js"]:
+        assert client.get(path).status_code == 401, path
+    assert client.post("/records/0/accept", data={"version": "1"}).status_code == 401
+    assert client.get("/?token=wrong").status_code == 401
+    assert client.get("/", headers={"authorization": "Bearer s3cret-token-value"}).status_code == 200
+    response = client.get("/?token=s3cret-token-value&flagged=1", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/?flagged=1"  # the token leaves the URL
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert client.get("/records/0").status_code == 200  # the cookie carries it now
+
+
+def test_a_second_save_on_the_same_version_gets_a_conflict_page_with_both_versions(folder):
+    first, second = _client(folder), _client(folder)
+    page_one, page_two = first.get("/records/0").text, second.get("/records/0").text
+    form = {"path": '["lesson", 1, "content"]', "version": "1", "kind": "text"}
+    assert first.post("/records/0/edit", data={**form, "value": "First fix: 12.", "csrf": _csrf(page_one)},
+                      follow_redirects=False).status_code == 303
+    response = second.post("/records/0/edit", data={**form, "value": "Second fix: twelve.", "csrf": _csrf(page_two)})
+    assert response.status_code == 409
+    assert "First fix: 12." in response.text and "Second fix: twelve." in response.text
+    assert ReviewStore.open(folder).get(0).current["lesson"][1]["content"] == "First fix: 12."
+
+
+def test_invalid_json_is_not_saved_and_the_text_is_given_back(folder):
+    client = _client(folder)
+    csrf = _csrf(client.get("/records/1").text)
+    response = client.post("/records/1/edit", data={"path": '["quality"]', "value": "{broken", "version": "1",
+                                                    "kind": "json", "csrf": csrf})
+    assert response.status_code == 400 and "{broken" in response.text
+    assert ReviewStore.open(folder).get(1).version == 1
+
+
+def test_queue_page_filters(folder):
+    client = _client(folder)
+    html = client.get("/?flagged=1").text
+    assert re.findall(r'data-id="(\d+)"', html) == ["0", "3"]
+    html = client.get("/?below=2&sort=score").text
+    assert re.findall(r'data-id="(\d+)"', html) == ["3"]
+    assert client.get("/records/99").status_code == 404
+
+
+# -- the command line and a killed server -------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_cli_serves_a_folder_and_nothing_acted_on_is_lost_when_the_server_is_killed(folder):
+    import httpx
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "perpetuum", "review", str(folder), "--port", str(port), "--reviewer", "ana"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                page = httpx.get(f"{base}/records/1", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the review server did not start")
+        response = httpx.post(f"{base}/records/1/reject", data={"version": "1", "reason": "off topic",
+                              "csrf": _csrf(page.text)}, cookies=page.cookies, timeout=5)
+        assert response.status_code == 303
+    finally:
+        server.send_signal(signal.SIGKILL)
+        output = server.communicate(timeout=10)[0]
+    assert f"Open http://127.0.0.1:{port}/" in output
+    record = ReviewStore.open(folder).get(1)
+    assert (record.status, record.reason, record.reviewer) == ("rejected", "off topic", "ana")
+
+
+def test_cli_export_and_a_remote_host_without_token_gets_one(folder, tmp_path):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+    from perpetuum.review.cli_commands import is_loopback, required_token
+
+    ReviewStore.open(folder).accept(1, version=1, reviewer="ana")
+    result = CliRunner().invoke(app, ["review", "export", str(folder), "-o", str(tmp_path / "reviewed")])
+    assert result.exit_code == 0, result.output
+    assert "Exported 1 accepted records" in result.output
+    assert len(_read_jsonl(tmp_path / "reviewed" / "data.jsonl")) == 1
+    result = CliRunner().invoke(app, ["review", "export", str(tmp_path / "missing"), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "not a folder" in result.output
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    assert required_token("127.0.0.1", None) is None
+    assert len(required_token("0.0.0.0", None)) >= 32  # generated
+    assert required_token("0.0.0.0", "given-token") == "given-token"
+    with pytest.raises(ParameterError, match="at least 8"):
+        required_token("0.0.0.0", "short")
