@@ -44,7 +44,7 @@ def render_html(evaluation) -> str:
 
 def report_context(evaluation) -> dict:
     """Everything the template shows, as plain values (the template does no computing)."""
-    from perpetuum.evaluate.evaluation import headline_scores
+    from perpetuum.evaluate.headlines import headline_scores
 
     results = evaluation.results
     metadata = dict(evaluation.metadata)
