@@ -19,14 +19,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-__all__ = ["generate_command", "preview_command", "register_commands"]
+__all__ = ["generate_command", "preview_command", "recipes_command", "register_commands"]
 
 console = Console(soft_wrap=True)
 
 SpecArgument = Annotated[
-    Path,
-    typer.Argument(metavar="SPEC", help="A dataset spec (.yaml), e.g. examples/specs/tiny_stories.yaml.", show_default=False),
+    str,
+    typer.Argument(
+        metavar="SPEC",
+        help="A dataset spec (.yaml), e.g. examples/specs/tiny_stories.yaml, or a shipped recipe, e.g. "
+        "recipe:tinystories (`perpetuum recipes` lists them).",
+        show_default=False,
+    ),
 ]
+
+
+def _spec_source(spec: str) -> str | Path:
+    return spec if spec.startswith("recipe:") else Path(spec)
 
 
 def generate_command(
@@ -54,11 +63,15 @@ def generate_command(
       perpetuum generate examples/specs/tiny_stories.yaml -n 200 -o out/stories
 
       perpetuum generate examples/specs/tiny_stories.yaml -n 200 -o out/stories --resume
+
+      perpetuum generate recipe:tinystories -n 50 -o out/tinystories
     """
     from perpetuum.pipeline.run import generate
 
     try:
-        result = generate(spec, records, output, resume=resume, progress=not quiet, retry_failed=retry_failed)
+        result = generate(
+            _spec_source(spec), records, output, resume=resume, progress=not quiet, retry_failed=retry_failed
+        )
     except KeyboardInterrupt:
         Console(stderr=True).print(
             f"Interrupted. Every finished record is saved in {output}; continue with the same command and --resume.",
@@ -96,10 +109,12 @@ def preview_command(
       perpetuum preview examples/specs/tiny_stories.yaml
 
       perpetuum preview examples/specs/math_tutor.yaml -n 1 --jsonl
+
+      perpetuum preview recipe:math_dialogues -n 1
     """
     from perpetuum.pipeline.run import preview
 
-    rows = preview(spec, records)
+    rows = preview(_spec_source(spec), records)
     if jsonl:
         for row in rows:
             typer.echo(json.dumps(row, ensure_ascii=False))
@@ -111,7 +126,22 @@ def preview_command(
         console.print(Panel(JSON(json.dumps(row, ensure_ascii=False)), title=f"record {index}", title_align="left"))
 
 
+def recipes_command() -> None:
+    """List the shipped recipes: ready specs that `perpetuum generate recipe:NAME` runs.
+
+    [bold]Example[/bold]
+
+      perpetuum recipes
+    """
+    from perpetuum.recipes import describe_recipes
+
+    for recipe in describe_recipes():
+        console.print(f"[bold]{recipe['name']}[/bold]  {recipe['description']}")
+        console.print(f"  {recipe['path']}", markup=False)
+
+
 def register_commands(app: typer.Typer, wrap: Callable[[Callable], Callable] = lambda command: command) -> None:
-    """Add `generate` and `preview` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
+    """Add `generate`, `preview` and `recipes` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
     app.command("generate")(wrap(generate_command))
     app.command("preview")(wrap(preview_command))
+    app.command("recipes")(wrap(recipes_command))

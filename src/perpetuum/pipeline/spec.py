@@ -186,12 +186,17 @@ def _spec_error(error: ValidationError, source: str) -> SpecError:
 
 
 def load_spec(source: DatasetSpec | dict | str | Path) -> DatasetSpec:
-    """A validated spec from a DatasetSpec, a dict, a YAML/JSON file path, or a YAML string.
+    """A validated spec from a DatasetSpec, a dict, a YAML/JSON file path, a recipe name ("recipe:tinystories"),
+    or a YAML string.
 
     Relative `file:` paths of word samplers are read relative to the spec file's folder.
     """
     if isinstance(source, DatasetSpec):
         return source
+    if isinstance(source, str) and source.startswith("recipe:"):  # a spec shipped in perpetuum/recipes/
+        from perpetuum.recipes import recipe_path
+
+        source = recipe_path(source)
     where = ""
     base: Path | None = None
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and _looks_like_path(source)):

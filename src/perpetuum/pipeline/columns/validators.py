@@ -4,7 +4,8 @@ A validator kind is a class registered by name with an `Options` pydantic model 
 `check(value, record)` method returning a `ValidationOutcome` (or an awaitable of one). Built-in kinds:
 
 - `python`: `function: "package.module:callable"`, called as f(value) or f(value, record); it returns a bool,
-  a (bool, message) pair, a {passed, message} dict or a ValidationOutcome. An exception counts as a failure.
+  a (bool, message) pair, a {passed, message, ...} dict (other keys are stored too) or a ValidationOutcome. An
+  exception counts as a failure.
 - `regex`: `pattern`, with `mode` search (default) or fullmatch, and `ignore_case`.
 - `code`: reserved for the code sandbox; importing `perpetuum.sandbox.validators` registers it.
 
@@ -27,7 +28,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -52,9 +53,10 @@ __all__ = [
 class ValidationOutcome:
     passed: bool
     message: str = ""
+    details: dict = field(default_factory=dict)  # extra JSON-ready keys stored beside passed and message
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**self.details, "passed": self.passed, "message": self.message}
 
 
 class ValidatorSetupError(PerpetuumError, ValueError):
@@ -84,7 +86,10 @@ class Validator(ABC):
 
 _REGISTRY: dict[str, type[Validator]] = {}
 # Kinds provided by modules imported on first use, so the core never imports them up front.
-_LAZY_PROVIDERS: dict[str, str] = {"code": "perpetuum.sandbox.validators"}
+_LAZY_PROVIDERS: dict[str, str] = {
+    "code": "perpetuum.sandbox.validators",
+    "decontamination": "perpetuum.recipes.decontamination",
+}
 
 
 def register_validator(kind: str) -> Callable[[type[Validator]], type[Validator]]:
@@ -140,7 +145,8 @@ def _outcome(result: Any) -> ValidationOutcome:
     if isinstance(result, ValidationOutcome):
         return result
     if isinstance(result, dict):
-        return ValidationOutcome(bool(result.get("passed")), str(result.get("message", "")))
+        details = {key: value for key, value in result.items() if key not in ("passed", "message")}
+        return ValidationOutcome(bool(result.get("passed")), str(result.get("message", "")), details)
     if isinstance(result, tuple) and len(result) == 2:
         return ValidationOutcome(bool(result[0]), str(result[1]))
     return ValidationOutcome(bool(result), "")
