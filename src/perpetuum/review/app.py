@@ -56,6 +56,7 @@ def _templates() -> Environment:
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True, default_for_string=True)
     )
     environment.filters["text_html"] = text_html
+    environment.filters["qs"] = _qs
     environment.filters["label"] = lambda path: field_label(path) if path else ""
     environment.filters["tojson_pretty"] = lambda value: json.dumps(value, ensure_ascii=False, indent=2)
     return environment
@@ -166,6 +167,10 @@ def create_app(
             raise HTTPException(404)
         return Response((HERE / "static" / name).read_bytes(), media_type=STATIC_FILES[name])
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/", response_class=HTMLResponse)
     def queue(request: Request) -> HTMLResponse:
         filters = _queue_filters(request.query_params)
@@ -194,14 +199,14 @@ def create_app(
     def after_action(request: Request, record_id: int, form_query: str) -> RedirectResponse:
         filters = _queue_filters(_parse_query(form_query))
         query = _query(filters)
-        return RedirectResponse(f"/records/{record_id}?{query}", status_code=303)
+        return RedirectResponse(f"/records/{record_id}{_qs(query)}", status_code=303)
 
     def next_in_queue(record_id: int, form_query: str) -> str:
         filters = _queue_filters(_parse_query(form_query))
         ids = [item["id"] for item in store.queue(**{k: filters[k] for k in ("flagged", "below", "status", "sort")})]
         _, next_id = _neighbours(ids, record_id)
         query = _query(filters)
-        return f"/records/{next_id}?{query}" if next_id is not None else f"/?{query}"
+        return f"/records/{next_id}{_qs(query)}" if next_id is not None else f"/{_qs(query)}"
 
     @app.post("/records/{record_id}/edit")
     def edit(
@@ -331,6 +336,11 @@ def _origin_problem(request: Request) -> str | None:
     if origin and origin != "null" and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
         return "the request came from another site (its Origin is not this app)."
     return None
+
+
+def _qs(query: str) -> str:
+    """"?query", or nothing for an empty query."""
+    return f"?{query}" if query else ""
 
 
 def _parse_query(query: str) -> dict[str, str]:

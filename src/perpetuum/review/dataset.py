@@ -221,7 +221,31 @@ def record_summary(record: dict[str, Any]) -> dict[str, Any]:
         for score in value["scores"].values()
         if isinstance(score, (int, float)) and not isinstance(score, bool)
     ]
-    return {"flagged": failed, "min_score": min(scores) if scores else None, "preview": _preview(record)}
+    return {
+        "flagged": failed,
+        "min_score": min(scores) if scores else None,
+        "preview": _preview(record),
+        "note": _flag_note(record, failed),
+    }
+
+
+def _flag_note(record: dict[str, Any], failed: list[str]) -> str:
+    """Why the record is flagged, in one line: the first failing claim, else the first failed validator's message."""
+    for name in failed:
+        for flag in record[name].get("flags") or []:
+            if isinstance(flag, dict) and (flag.get("claim") or flag.get("reason")):
+                where = f"turn {flag['turn']}: " if isinstance(flag.get("turn"), int) else ""
+                text = " — ".join(str(flag[key]) for key in ("claim", "reason") if flag.get(key))
+                return _clip(f"{name}, {where}{text}")
+    for name in failed:
+        if record[name].get("message"):
+            return _clip(f"{name}: {record[name]['message']}")
+    return ""
+
+
+def _clip(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _preview(record: dict[str, Any], limit: int = 140) -> str:
@@ -242,5 +266,4 @@ def _preview(record: dict[str, Any], limit: int = 140) -> str:
         walk(value)
         if texts:
             break
-    text = " ".join((texts[0] if texts else json.dumps(record, ensure_ascii=False)).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _clip(texts[0] if texts else json.dumps(record, ensure_ascii=False), limit)

@@ -145,12 +145,14 @@ def field_views(
             view["extra"] = {key: item for key, item in value.items() if key not in {"passed", "message", "flags"}}
         elif is_judge_value(value):
             view["shape"] = "judge"
+            rubric = {item.get("name"): item for item in column.spec.get("rubric", []) if isinstance(item, dict)}
             view["rows"] = [
                 {
                     "criterion": criterion,
                     "score": score,
+                    "scale": _scale(rubric.get(criterion)),
                     "reason": value["reasons"].get(criterion, ""),
-                    "low": threshold is not None and isinstance(score, (int, float)) and score < threshold,
+                    "low": _is_low(score, threshold, rubric.get(criterion)),
                 }
                 for criterion, score in value["scores"].items()
             ]
@@ -168,6 +170,21 @@ def field_views(
             view["display"] = json.dumps(value, ensure_ascii=False)
         views.append(view)
     return views
+
+
+def _scale(criterion: dict | None) -> str:
+    criterion = criterion or {}
+    return f"{criterion.get('min', 1)}–{criterion.get('max', 5)}" if criterion else ""
+
+
+def _is_low(score: Any, threshold: float | None, criterion: dict | None) -> bool:
+    """Below the queue's threshold when one is set; otherwise in the lower half of the criterion's scale."""
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        return False
+    if threshold is not None:
+        return score < threshold
+    low, high = (criterion or {}).get("min", 1), (criterion or {}).get("max", 5)
+    return score < low + (high - low) / 2
 
 
 def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, checks: list[dict]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS records (
     flag_count INTEGER NOT NULL DEFAULT 0,
     min_score REAL,
     preview TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',   -- why flagged, in one line
     reviewer TEXT,
     updated_at TEXT
 );
@@ -185,11 +186,11 @@ class ReviewStore:
             text = _dumps(record)
             rows.append(
                 (index, text, text, _dumps(summary["flagged"]), len(summary["flagged"]), summary["min_score"],
-                 summary["preview"])
+                 summary["preview"], summary["note"])
             )
         connection.executemany(
-            "INSERT INTO records (id, original, current, flagged, flag_count, min_score, preview) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO records (id, original, current, flagged, flag_count, min_score, preview, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         connection.executemany(
@@ -263,11 +264,13 @@ class ReviewStore:
         if sort not in SORTS:
             raise ParameterError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
         sql = (
-            "SELECT id, status, reason, edited, flagged, min_score, preview, reviewer, updated_at, version FROM records"
+            "SELECT id, status, reason, edited, flagged, min_score, preview, note, reviewer, updated_at, version "
+            "FROM records"
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {SORTS[sort]}"
         )
-        keys = ("id", "status", "reason", "edited", "flagged", "min_score", "preview", "reviewer", "updated_at", "version")
+        keys = ("id", "status", "reason", "edited", "flagged", "min_score", "preview", "note", "reviewer", "updated_at",
+                "version")
         with self._connect() as connection:
             rows = connection.execute(sql, arguments).fetchall()
         items = [dict(zip(keys, row)) for row in rows]
@@ -328,10 +331,10 @@ class ReviewStore:
             now = _utc_now()
             connection.execute(
                 "UPDATE records SET current = ?, version = ?, edited = ?, flagged = ?, flag_count = ?, min_score = ?, "
-                "preview = ?, reviewer = ?, updated_at = ? WHERE id = ? AND version = ?",
+                "preview = ?, note = ?, reviewer = ?, updated_at = ? WHERE id = ? AND version = ?",
                 (_dumps(current), new_version, int(current != record.original), _dumps(summary["flagged"]),
-                 len(summary["flagged"]), summary["min_score"], summary["preview"], reviewer, now, record_id,
-                 record.version),
+                 len(summary["flagged"]), summary["min_score"], summary["preview"], summary["note"], reviewer, now,
+                 record_id, record.version),
             )
             self._append(connection, record_id, "edit", path, before, value, reviewer, now, new_version)
             return self._get(connection, record_id)
