@@ -79,14 +79,21 @@ def dataset_records() -> list[dict]:
     ]
 
 
-def _card(folder: Path, records: list[dict], formats: list[str]) -> dict:
+MATH_COLUMNS = {
+    "student": {"kind": "sampler"}, "operation": {"kind": "sampler"}, "a": {"kind": "sampler"},
+    "b": {"kind": "sampler"}, "answer": {"kind": "expression"}, "problem": {"kind": "llm_json"},
+    "lesson": {"kind": "dialogue"},
+    "claim_check": {"kind": "validator", "validator": "python", "target": "lesson",
+                    "function": "perpetuum.recipes.math_claims:check_claims"},
+    "quality": {"kind": "llm_judge"}, "solution": {"kind": "llm_text"},
+    "tests_pass": {"kind": "validator", "validator": "python", "template": "{{ solution }}", "function": "t:run"},
+}
+
+
+def _card(folder: Path, records: list[dict], formats: list[str], columns: dict[str, dict]) -> dict:
     """A card with the keys and shapes pipeline/card.py writes."""
-    kinds = [("student", "sampler"), ("operation", "sampler"), ("a", "sampler"), ("b", "sampler"),
-             ("answer", "expression"), ("problem", "llm_json"), ("lesson", "dialogue"), ("claim_check", "validator"),
-             ("quality", "llm_judge"), ("solution", "llm_text"), ("tests_pass", "validator")]
-    spec_columns = [{"name": name, "kind": kind, "depends_on": [], "drop": False} for name, kind in kinds]
-    spec_columns[7].update(validator="python", target="lesson", function="recipes.math:check_claims")
-    spec_columns[10].update(validator="python", template="{{ solution }}", function="tests:run")
+    kinds = [(name, options["kind"]) for name, options in columns.items()]
+    spec_columns = [{"name": name, "depends_on": [], "drop": False, **options} for name, options in columns.items()]
     files = {"jsonl": str(folder / "data.jsonl"), "dropped": str(folder / "dropped.jsonl"),
              "failures": str(folder / "failures.jsonl")}
     if "parquet" in formats:
@@ -116,18 +123,18 @@ def _card(folder: Path, records: list[dict], formats: list[str]) -> dict:
     }
 
 
-def write_dataset(folder: Path, records: list[dict] | None = None, formats: tuple[str, ...] = ("jsonl",)) -> Path:
-    """A folder as `perpetuum generate` leaves it."""
+def write_dataset(folder: Path, records: list[dict] | None = None, formats: tuple[str, ...] = ("jsonl",),
+                  columns: dict[str, dict] | None = None) -> Path:
+    """A folder as `perpetuum generate` leaves it (by default the math dialogues of `dataset_records`)."""
     from perpetuum.pipeline.card import render_markdown
     from perpetuum.pipeline.output import write_outputs
 
     records = dataset_records() if records is None else records
     folder.mkdir(parents=True, exist_ok=True)
-    columns = list(records[0])
-    write_outputs(records, folder, list(formats), columns)
+    write_outputs(records, folder, list(formats), list(records[0]))
     (folder / "dropped.jsonl").write_text("", encoding="utf-8")
     (folder / "failures.jsonl").write_text("", encoding="utf-8")
-    card = _card(folder, records, list(formats))
+    card = _card(folder, records, list(formats), columns or MATH_COLUMNS)
     (folder / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     (folder / "card.md").write_text(render_markdown(card), encoding="utf-8")
     return folder
@@ -286,6 +293,40 @@ def test_code_is_highlighted_escaped_and_shows_its_test_result(store):
     assert looks_like_code("text", "import os\nprint(os.sep)") and not looks_like_code("story", "Once upon a time.")
     html = str(text_html("Try this:\n```python\nx = '<b>'\n```\n<i>done</i>"))
     assert "&lt;i&gt;done&lt;/i&gt;" in html and "'&lt;b&gt;'" in html and '<pre class="code">' in html
+
+
+EXERCISE_COLUMNS = {
+    "topic": {"kind": "sampler"},
+    "exercise": {"kind": "llm_json"},
+    "tests_pass": {"kind": "validator", "validator": "code", "target": "exercise"},
+}
+
+
+def exercise_records() -> list[dict]:
+    """Records shaped like the python_exercises recipe: an llm_json exercise with code and a list of tests."""
+    exercise = {
+        "function_name": "count_vowels",
+        "problem": 'def count_vowels(text: str) -> int:\n    """Return how many vowels are in text."""',
+        "solution": "def count_vowels(text: str) -> int:\n    return sum(1 for ch in text.lower() if ch in 'aeiou')",
+        "tests": ["assert count_vowels('hello') == 2", "assert count_vowels('') == 0"],
+    }
+    return [{"topic": "strings", "exercise": exercise,
+             "tests_pass": {"passed": False, "message": "failed: AssertionError in test 2", "status": "failed",
+                            "tests_run": 2, "duration_seconds": 0.05}}]
+
+
+def test_exercise_code_and_each_test_are_highlighted_with_the_test_result(tmp_path):
+    store = ReviewStore.open(write_dataset(tmp_path / "ex", exercise_records(), columns=EXERCISE_COLUMNS))
+    record = store.get(0)
+    [_, exercise, tests_pass] = field_views(record.current, record.original, store.columns, None)
+    leaves = {leaf["label"]: leaf for leaf in exercise["leaves"]}
+    assert list(leaves) == ["function_name", "problem", "solution", "tests[0]", "tests[1]"]
+    assert [label for label, leaf in leaves.items() if leaf["is_code"]] == ["problem", "solution", "tests[0]", "tests[1]"]
+    assert [(check["name"], check["passed"]) for check in exercise["checks"]] == [("tests_pass", False)]
+    assert tests_pass["extra"] == {"status": "failed", "tests_run": 2, "duration_seconds": 0.05}
+    edited = store.edit(0, ["exercise", "tests", 1], "assert count_vowels('') == 0  # fixed", version=1, reviewer="ana")
+    assert edited.current["exercise"]["tests"][1].endswith("# fixed")
+    assert store.log(0)[0]["field"] == "exercise.tests[1]"
 
 
 # -- export ------------------------------------------------------------------------------------------------------

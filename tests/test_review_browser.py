@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from perpetuum.review import ReviewStore, create_app
-from test_review import HOSTILE, WRONG_TURN, dataset_records, write_dataset
+from test_review import (
+    EXERCISE_COLUMNS,
+    HOSTILE,
+    WRONG_TURN,
+    dataset_records,
+    exercise_records,
+    write_dataset,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -278,3 +285,30 @@ def test_code_is_highlighted_with_its_test_result(served, watched):
     assert "tests_pass: failed" in badge.inner_text() and "add(2, 2) == 5" in badge.inner_text()
     assert page.locator("#field-quality tr.low").count() == 2  # 1 and 2 on a 1-5 scale
     assert watched.errors == []
+
+
+def test_an_exercise_shows_its_code_and_each_test_highlighted_with_the_test_result(tmp_path, watched):
+    folder = write_dataset(tmp_path / "exercises", exercise_records(), columns=EXERCISE_COLUMNS)
+    with Server(folder) as server:
+        page = watched.page
+        page.goto(f"{server.url}/records/0")
+        section = page.locator("#field-exercise")
+        assert section.locator("pre.code").count() == 4  # problem, solution and two tests
+        assert section.locator("pre.code span.k", has_text="assert").count() == 2
+        assert "tests_pass: failed" in section.locator(".checks").inner_text()
+        assert "AssertionError in test 2" in section.locator(".checks").inner_text()
+        assert watched.errors == []
+
+
+def test_each_browser_can_name_its_reviewer_and_the_log_says_who_did_what(served, folder, watched):
+    page = watched.page
+    page.goto(f"{served.url}/records/1")
+    page.fill("#reviewer-name", "Ben <b>")
+    page.click("form.reviewer button")
+    page.wait_for_url("**/records/1")
+    assert page.input_value("#reviewer-name") == "Ben <b>"
+    page.keyboard.press("a")
+    page.wait_for_url("**/records/2")
+    assert ReviewStore.open(folder).log(1)[0]["reviewer"] == "Ben <b>"
+    page.goto(f"{served.url}/log")
+    assert "Ben <b>" in page.locator("#log").inner_text()

@@ -21,6 +21,7 @@ from perpetuum.review.dataset import (
     is_validator_value,
     turn_flags,
 )
+from perpetuum.review.store import field_label
 
 __all__ = ["field_views", "highlight_code", "text_html", "looks_like_code"]
 
@@ -78,13 +79,22 @@ def _at(value: Any, path: list[str | int]) -> Any:
     return value
 
 
+def _is_scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(item, (str, int, float, bool)) or item is None for item in value
+    )
+
+
 def _leaves(value: Any, path: list[str | int], depth: int = 0) -> list[tuple[list[str | int], Any]]:
-    """(path, value) of each scalar or short list inside nested objects; deeper structures stay one JSON leaf."""
+    """(path, value) of each scalar inside nested objects and lists of scalars (a list of tests: one leaf per test);
+    deeper structures stay one JSON leaf."""
     if isinstance(value, dict) and depth < 3 and value:
         found = []
         for key, item in value.items():
             found.extend(_leaves(item, path + [key], depth + 1))
         return found
+    if _is_scalar_list(value) and depth < 3:
+        return [(path + [index], item) for index, item in enumerate(value)]
     return [(path, value)]
 
 
@@ -156,10 +166,10 @@ def field_views(
                 }
                 for criterion, score in value["scores"].items()
             ]
-        elif isinstance(value, dict):
+        elif isinstance(value, dict) or _is_scalar_list(value):
             view["shape"] = "object"
             view["leaves"] = [
-                _leaf_view(column.name, path, leaf, original, checks.get(column.name, []))
+                _leaf_view(column.name, path, leaf, original, [])  # the column's checks show once, above
                 for path, leaf in _leaves(value, [column.name])
             ]
         elif isinstance(value, str):
@@ -188,10 +198,11 @@ def _is_low(score: Any, threshold: float | None, criterion: dict | None) -> bool
 
 
 def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, checks: list[dict]) -> dict[str, Any]:
-    key = str(path[-1])
-    is_code = looks_like_code(key, value) or (len(path) == 1 and looks_like_code(column, value))
+    # An item of a list is named by the list's key ("tests" for tests[2]).
+    key = next((str(part) for part in reversed(path) if isinstance(part, str)), column)
+    is_code = looks_like_code(key, value)
     return {
-        "label": ".".join(str(part) for part in path[1:]) or column,
+        "label": field_label(path[1:]) if len(path) > 1 else column,
         "path": _path(path),
         "value": value,
         "is_text": isinstance(value, str),
