@@ -2,6 +2,7 @@
 local HTTP servers that answer with errors."""
 
 import asyncio
+import email.utils
 import http.server
 import json
 import threading
@@ -11,6 +12,7 @@ import pytest
 
 from perpetuum.errors import GenerationError, TransientBackendError
 from perpetuum.llm import GenerationParams, generate_json, get_backend
+from perpetuum.llm.openai_compatible import retry_after_seconds
 from perpetuum.llm.server import LocalServer, free_port
 
 QUESTION = [{"role": "user", "content": "Name a colour."}]
@@ -88,6 +90,7 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
     status = 500
     body = b'{"error": {"message": "scripted failure"}}'
     delay = 0.0
+    headers_out: dict = {}
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -95,6 +98,8 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.body)))
+        for key, value in self.headers_out.items():
+            self.send_header(key, value)
         self.end_headers()
         self.wfile.write(self.body)
 
@@ -102,8 +107,8 @@ class _Scripted(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serve(status, body=_Scripted.body, delay=0.0):
-    handler = type("Handler", (_Scripted,), dict(status=status, body=body, delay=delay))
+def _serve(status, body=_Scripted.body, delay=0.0, headers=None):
+    handler = type("Handler", (_Scripted,), dict(status=status, body=body, delay=delay, headers_out=headers or {}))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
@@ -118,6 +123,30 @@ def test_rate_limits_and_server_errors_are_transient(status):
             asyncio.run(backend.chat(QUESTION, GenerationParams(max_tokens=4)))
     finally:
         httpd.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"), [({"Retry-After": "7"}, 7.0), ({"retry-after-ms": "1500"}, 1.5), ({}, None)]
+)
+def test_a_429_carries_the_servers_retry_after(headers, expected):
+    httpd = _serve(429, headers=headers)
+    try:
+        backend = get_backend("openai", base_url=f"http://127.0.0.1:{httpd.server_port}/v1", model="m")
+        with pytest.raises(TransientBackendError) as caught:
+            asyncio.run(backend.chat(QUESTION, GenerationParams(max_tokens=4)))
+        assert caught.value.retry_after == expected
+    finally:
+        httpd.shutdown()
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date():
+    assert retry_after_seconds({"retry-after": "2.5"}) == 2.5
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 <= retry_after_seconds({"retry-after": in_a_minute}) <= 60
+    assert retry_after_seconds({"retry-after": email.utils.formatdate(0, usegmt=True)}) == 0.0  # in the past
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after_seconds(None) is None
 
 
 def test_a_garbled_response_is_transient():

@@ -56,6 +56,16 @@ def read_jsonl(path) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- reproducibility
 
 
+def test_spec_error_lives_in_perpetuum_errors_and_keeps_its_old_import_path():
+    from perpetuum import errors
+    from perpetuum.pipeline import spec
+
+    assert spec.SpecError is errors.SpecError and issubclass(errors.SpecError, errors.PerpetuumError)
+    with pytest.raises(errors.SpecError, match="columns"):
+        generate({"name": "empty", "columns": []}, 1, "unused", progress=False)
+
+
+
 def test_the_same_seed_gives_the_same_records_whatever_the_concurrency(tmp_path):
     serial = generate(
         story_spec(), 30, tmp_path / "a", progress=False, backends={"default": EchoBackend(max_concurrency=1)}
@@ -93,6 +103,18 @@ def test_transient_errors_are_retried_and_the_dataset_still_completes_unchanged(
     usage = result.card["tokens"]["by_backend"]["default"]
     assert usage["retries"] == flaky.transient_failures
     assert usage["calls"] == clean.card["tokens"]["by_backend"]["default"]["calls"] == 80
+
+
+def test_backoff_waits_at_least_a_servers_retry_after_up_to_retry_after_max():
+    from perpetuum.pipeline import load_spec
+    from perpetuum.pipeline.executor import BackendPool
+
+    policy = {"backoff_base": 0.5, "backoff_max": 2.0, "retry_after_max": 60.0}
+    pool = BackendPool(load_spec(story_spec(execution=policy)))
+    assert all(0 <= pool.backoff(attempt) <= min(2.0, 0.5 * 2**attempt) for attempt in range(6) for _ in range(20))
+    assert pool.backoff(0, retry_after=7.0) == 7.0  # longer than backoff_max: the server's word wins
+    assert pool.backoff(0, retry_after=3600.0) == 60.0  # but not an hour
+    assert 0.2 <= pool.backoff(3, retry_after=0.2) <= 2.0
 
 
 def test_records_that_keep_failing_become_failure_records_and_the_run_goes_on(tmp_path):

@@ -29,8 +29,19 @@ class ModelFileError(PerpetuumError, ValueError):
     """A saved model folder is missing, incomplete, or from an incompatible version."""
 
 
+class SpecError(PerpetuumError, ValueError):
+    """A dataset spec is invalid; the message names each offending key path and what to write instead."""
+
+
 class TransientBackendError(PerpetuumError, RuntimeError):
-    """A model backend failed in a way that may pass (timeout, 429, 5xx, connection reset): retry with backoff."""
+    """A model backend failed in a way that may pass (timeout, 429, 5xx, connection reset): retry with backoff.
+
+    `retry_after` is how many seconds the server asked the client to wait (its Retry-After header), or None.
+    """
+
+    def __init__(self, *args, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class GenerationError(PerpetuumError, RuntimeError):

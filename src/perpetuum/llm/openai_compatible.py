@@ -6,12 +6,15 @@ PERPETUUM_OPENAI_API_KEY / OPENAI_API_KEY, PERPETUUM_OPENAI_MODEL (else the serv
 
 Failures that may pass (timeouts, connection resets, 408/409/429, 5xx, a garbled response) become
 `TransientBackendError`, which the executor retries with backoff; the client's own retries are off by default so
-that one policy decides. Other refusals (400, 401, 404, ...) become `GenerationError`.
+that one policy decides. A server's Retry-After header (seconds or an HTTP date; also `retry-after-ms`) travels as
+the error's `retry_after`, and the executor waits at least that long. Other refusals (400, 401, 404, ...) become
+`GenerationError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
 import time
@@ -167,7 +170,10 @@ class OpenAICompatibleBackend(Backend):
         except openai.APIStatusError as error:  # the server answered with an error status
             status = error.status_code
             if status in TRANSIENT_STATUS or status >= 500:
-                raise TransientBackendError(f"server answered {status}: {_short(error)}") from error
+                retry_after = retry_after_seconds(getattr(error.response, "headers", None))
+                raise TransientBackendError(
+                    f"server answered {status}: {_short(error)}", retry_after=retry_after
+                ) from error
             raise GenerationError(f"server refused the request ({status}): {_short(error)}") from error
         except openai.APITimeoutError as error:
             raise TransientBackendError(f"no answer within {self.timeout} s: {_short(error)}") from error
@@ -192,6 +198,33 @@ class OpenAICompatibleBackend(Backend):
             finish_reason=choice.finish_reason or "stop",
             seconds=seconds,
         )
+
+
+def retry_after_seconds(headers) -> float | None:
+    """The wait a response asks for: `retry-after-ms`, else `Retry-After` as seconds or an HTTP date; None when
+    absent or unreadable."""
+    if not headers:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _short(error: BaseException) -> str:

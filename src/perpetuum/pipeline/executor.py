@@ -3,7 +3,7 @@
 - Each backend gets a semaphore of its `max_concurrency`; the embedded backend batches whatever requests are in
   flight together, so keeping that many in flight is what makes it fast.
 - A `TransientBackendError` (timeout, 429, 5xx) or a call past `timeout_s` is retried with exponential backoff and
-  full jitter, up to `max_retries` times.
+  full jitter, up to `max_retries` times; a server's Retry-After (the error's `retry_after`) is a lower bound.
 - A record whose column fails for good becomes a failure record (column, error) and the run goes on; only a run
   whose first records all fail stops, because then the spec or the backend is broken, not the luck.
 - Finished records go to a sink (the checkpoint, or a list for `preview`) as they finish, in any order; every value
@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from perpetuum.errors import GenerationError, PerpetuumError, TransientBackendError
+from perpetuum.errors import GenerationError, PerpetuumError, SpecError, TransientBackendError
 from perpetuum.pipeline.columns import ColumnRunner, build_runner
 from perpetuum.pipeline.seeds import model_seed, record_rng
-from perpetuum.pipeline.spec import DatasetSpec, ExecutionConfig, SpecError
+from perpetuum.pipeline.spec import DatasetSpec, ExecutionConfig
 
 __all__ = ["BackendPool", "RecordExecutor", "RunAborted", "build_runners"]
 
@@ -150,11 +150,12 @@ class BackendPool:
                 await asyncio.sleep(self.backoff(attempt, getattr(error, "retry_after", None)))
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^attempt)], but never less than a server's Retry-After."""
+        """Full jitter: uniform in [0, min(backoff_max, base * 2^attempt)]; when the server said how long to wait
+        (Retry-After), at least that, up to `retry_after_max` (a server asking for an hour should not stall a run)."""
         ceiling = min(self.policy.backoff_max, self.policy.backoff_base * (2**attempt))
         delay = self._jitter.uniform(0, ceiling)
         if retry_after:
-            delay = max(delay, min(float(retry_after), self.policy.backoff_max))
+            delay = max(delay, min(float(retry_after), self.policy.retry_after_max))
         return delay
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
-from perpetuum.errors import PerpetuumError
+from perpetuum.errors import SpecError  # defined in errors.py; `perpetuum.pipeline.spec.SpecError` still works
 from perpetuum.pipeline.spec_models import (  # noqa: F401  (re-exported: the spec's parts)
     COLUMN_KINDS,
     SAMPLER_TYPES,
@@ -61,10 +61,6 @@ __all__ = [
 ]
 
 DEFAULT_BACKEND = "default"
-
-
-class SpecError(PerpetuumError, ValueError):
-    """A dataset spec is invalid; the message names each offending key path and what to write instead."""
 
 
 # ---------------------------------------------------------------------------------------------- the spec

@@ -461,6 +461,9 @@ class ExecutionConfig(_Model):
     max_retries: int = Field(default=5, ge=0)
     backoff_base: float = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles each time.")
     backoff_max: float = Field(default=30.0, ge=0)
+    retry_after_max: float = Field(
+        default=120.0, ge=0, description="Longest wait a server's Retry-After header is honoured for."
+    )
     timeout_s: float | None = Field(default=None, gt=0, description="Per LLM call; a timeout is retried.")
     max_in_flight: int | None = Field(default=None, ge=1, description="Records worked on at once.")
     shard_size: int = Field(default=1000, ge=1, description="Records per checkpoint shard file.")
