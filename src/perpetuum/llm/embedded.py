@@ -4,7 +4,8 @@ Without `model_path` it loads SmolLM2-135M-Instruct (Q4_1), which the PyPI packa
 
 Two ways of running, chosen by `n_parallel`:
 - `n_parallel=1`: llama-cpp-python's `Llama.create_chat_completion`, one request at a time behind a lock (a llama.cpp
-  context is not thread-safe). This is the plain reference path.
+  context is not thread-safe), each prompt decoded whole (no reuse of the previous request's cache, which would make
+  a repeated prompt's answer differ). This is the plain reference path.
 - `n_parallel>1` (default 8): continuous batching. One worker thread owns a llama.cpp context with one sequence id
   (and one KV stream) per slot; each new prompt is decoded on its own, then the next token of every running request
   goes through a single `llama_decode` call, and a waiting request takes the first free slot. Each request has its
@@ -175,6 +176,10 @@ class EmbeddedBackend(Backend):
         )
         with self._call_lock:
             started = time.perf_counter()
+            # Decode the whole prompt, never a cached prefix: a prompt that repeats the previous one would otherwise
+            # re-decode only its last token, in a one-token batch whose logits differ (see llm/llama_server.py), and
+            # the same seeded request would get another answer.
+            llama.reset()
             try:
                 if request.kind == "chat":
                     grammar = None

@@ -4,9 +4,11 @@
         backend = server.backend()                      # an `openai` backend pointed at it
         ...
 
-The server answers one request at a time (its app holds a lock around the model), so it has no parallel slots;
-`n_parallel` above 1 is refused rather than silently ignored. It needs `pip install "llama-cpp-python[server]"`
-(part of Perpetuum's `test` extra).
+The server answers one request at a time: its app holds one global lock around the model, and neither its
+command-line settings nor its config file have a parallel-slot option (checked in llama-cpp-python 0.3.36), so
+`n_parallel` above 1 is refused rather than silently ignored. It is started through `perpetuum.llm.llama_server`,
+which decodes every prompt from an empty KV cache, so that a seeded request gets the same answer whatever came
+before it (see that module). It needs `pip install "llama-cpp-python[server]"` (part of Perpetuum's `test` extra).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ class ServerStartError(PerpetuumError, RuntimeError):
 
 
 class LocalServer:
-    """Start `python -m llama_cpp.server` on 127.0.0.1 and stop it again (terminate, then kill)."""
+    """Start llama-cpp-python's server on 127.0.0.1 (through `perpetuum.llm.llama_server`) and stop it again
+    (terminate, then kill). `seed` is the server's seed for requests that bring none."""
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class LocalServer:
         n_threads: int | None = None,
         startup_timeout: float = 120.0,
         log_path: str | os.PathLike | None = None,
+        seed: int = 0,
     ):
         self.model_path = model_path
         self.port = port
@@ -49,6 +53,7 @@ class LocalServer:
         self.n_threads = n_threads
         self.startup_timeout = startup_timeout
         self.log_path = log_path
+        self.seed = seed
         self.process: subprocess.Popen | None = None
 
     @property
@@ -77,7 +82,7 @@ class LocalServer:
             self.log_path = Path(tempfile.mkdtemp(prefix="perpetuum-llama-server-")) / "server.log"
         threads = str(self.n_threads or default_threads())
         command = [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "perpetuum.llm.llama_server",
             "--model", str(model),
             "--model_alias", model.stem,
             "--host", "127.0.0.1",
@@ -85,6 +90,7 @@ class LocalServer:
             "--n_ctx", str(self.n_ctx),
             "--n_threads", threads,
             "--n_threads_batch", threads,  # its default is every core, whatever n_threads says
+            "--seed", str(self.seed),
         ]  # fmt: skip
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
