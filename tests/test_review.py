@@ -259,6 +259,12 @@ def test_reopening_keeps_the_review_and_refuses_changed_data(folder):
         ReviewStore.open(folder)
 
 
+def test_a_store_file_that_is_not_a_review_store_is_refused(folder):
+    (folder / "review.sqlite").write_bytes(b"not a database, just some bytes" * 10)
+    with pytest.raises(DataInputError, match="cannot open the review store"):
+        ReviewStore.open(folder)
+
+
 def test_a_folder_without_data_is_refused_with_what_to_do(tmp_path):
     with pytest.raises(DataInputError, match="perpetuum generate"):
         ReviewStore.open(tmp_path)
@@ -448,6 +454,15 @@ def test_a_second_save_on_the_same_version_gets_a_conflict_page_with_both_versio
     assert response.status_code == 409
     assert "First fix: 12." in response.text and "Second fix: twelve." in response.text
     assert ReviewStore.open(folder).get(0).current["lesson"][1]["content"] == "First fix: 12."
+
+
+def test_the_reviewer_form_only_redirects_within_the_app(folder):
+    client = _client(folder)
+    csrf = _csrf(client.get("/").text)
+    for back, expected in [("/records/1?flagged=1", "/records/1?flagged=1"), ("//evil.example/", "/"),
+                           ("/\\evil.example/", "/"), ("https://evil.example/", "/")]:
+        response = client.post("/reviewer", data={"name": "Ana", "back": back, "csrf": csrf}, follow_redirects=False)
+        assert response.headers["location"] == expected, back
 
 
 def test_invalid_json_is_not_saved_and_the_text_is_given_back(folder):

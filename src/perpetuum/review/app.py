@@ -20,6 +20,7 @@ import getpass
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -291,7 +292,8 @@ def create_app(
 
     @app.post("/reviewer")
     def set_reviewer(request: Request, name: str = Form(""), back: str = Form("/")) -> Response:
-        response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", 303)
+        # Only a path of this app: "//host" and "/\\host" would leave it.
+        response = RedirectResponse(back if re.match(r"/(?![/\\])", back) else "/", 303)
         name = " ".join(name.split())[:80]
         if name:
             _set_cookie(response, REVIEWER_COOKIE, name)

@@ -34,7 +34,8 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
     log = store.log()
     actions = [entry for entry in log if entry["action"] != "conflict"]
     edits = [entry for entry in actions if entry["action"] == "edit"]
-    rejected = [record for record in store.all() if record.status == "rejected"]
+    records = store.all()
+    rejected = [record for record in records if record.status == "rejected"]
     return {
         "records": counts["records"],
         "reviewed": counts["reviewed"],
@@ -42,7 +43,7 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
         "rejected": counts["rejected"],
         "pending": counts["pending"],
         "edited": counts["edited"],
-        "accepted_edited": sum(1 for record in store.all() if record.status == "accepted" and record.edited),
+        "accepted_edited": sum(1 for record in records if record.status == "accepted" and record.edited),
         "flagged": counts["flagged"],
         "edits": len(edits),
         "edits_by_column": dict(Counter(entry["path"][0] for entry in edits if entry["path"])),

@@ -143,16 +143,23 @@ class ReviewStore:
         start a new review."""
         dataset = load_dataset(folder)
         store = cls(Path(store_path) if store_path else dataset.folder / STORE_FILE, dataset)
+        try:
+            with store._connect() as connection:
+                connection.executescript(_SCHEMA)
+                meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as error:
+            raise DataInputError(
+                f"cannot open the review store {store.path} ({error}); the folder must be writable, and the file "
+                "a review store (move it away to start a new review)."
+            ) from None
         with store._connect() as connection:
-            connection.executescript(_SCHEMA)
-            meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
             if not meta:
                 store._import(connection)
             elif meta.get("fingerprint") != dataset.fingerprint:
                 raise DataInputError(
                     f"{dataset.data_file} changed since its review began (the review in {store.path} was made on "
-                    f"other data). Export the old review first if you need it, then move {store.path} away to start "
-                    "a new one."
+                    f"other data). Move {store.path} away to start a new review; it keeps the old one (the records "
+                    "as generated, the corrections and the log)."
                 )
         return store
 
@@ -180,6 +187,9 @@ class ReviewStore:
 
     def _import(self, connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
+        if connection.execute("SELECT COUNT(*) FROM meta").fetchone()[0]:
+            connection.execute("ROLLBACK")  # another process imported it meanwhile
+            return
         rows = []
         for index, record in enumerate(self.dataset.records):
             summary = record_summary(record)
