@@ -46,6 +46,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def reviewed_folder_for(folder: Path) -> Path:
+    """A suggested export folder beside the generated one: out/math -> out/math-reviewed."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + "-reviewed") if folder.name else Path("reviewed")
+
+
 def required_token(host: str, token: str | None) -> str | None:
     """The token the server will require: the one given, a new one for a non-loopback host, else none."""
     if token is not None and len(token) < 8:
@@ -115,11 +121,13 @@ def serve_command(
     )
     if token:
         console.print(f"Open {address}?token={token}", markup=False, highlight=False)
+        if host in {"0.0.0.0", "::"}:
+            console.print("(from other machines: the same address with this machine's name or IP)", highlight=False)
         console.print("Every request without this token is refused.", highlight=False)
     else:
         console.print(f"Open {address}", markup=False, highlight=False)
     console.print("Press Ctrl+C to stop (nothing is lost). Then: perpetuum review export "
-                  f"{folder} -o {folder.name}-reviewed", markup=False, highlight=False)
+                  f"{folder} -o {reviewed_folder_for(folder)}", markup=False, highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

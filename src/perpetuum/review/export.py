@@ -118,7 +118,8 @@ def export_reviewed(
     output_dir = Path(output_dir)
     if output_dir.resolve() == source.resolve():
         raise ParameterError(
-            f"export into a new folder, not the generated one ({source}); e.g. -o {source.name}-reviewed"
+            f"export into a new folder, not the generated one ({source}); e.g. -o "
+            f"{source.with_name(source.name + '-reviewed') if source.name else 'reviewed'}"
         )
     output_dir.mkdir(parents=True, exist_ok=True)
     card = json.loads(json.dumps(store.dataset.card)) if store.dataset.card else {"name": source.name}
