@@ -303,12 +303,12 @@ def test_an_exercise_shows_its_code_and_each_test_highlighted_with_the_test_resu
 def test_each_browser_can_name_its_reviewer_and_the_log_says_who_did_what(served, folder, watched):
     page = watched.page
     page.goto(f"{served.url}/records/1")
-    page.fill("#reviewer-name", "Ben <b>")
+    page.fill("#reviewer-name", "Zoë <b>")
     page.click("form.reviewer button")
     page.wait_for_url("**/records/1")
-    assert page.input_value("#reviewer-name") == "Ben <b>"
+    assert page.input_value("#reviewer-name") == "Zoë <b>"
     page.keyboard.press("a")
     page.wait_for_url("**/records/2")
-    assert ReviewStore.open(folder).log(1)[0]["reviewer"] == "Ben <b>"
+    assert ReviewStore.open(folder).log(1)[0]["reviewer"] == "Zoë <b>"
     page.goto(f"{served.url}/log")
-    assert "Ben <b>" in page.locator("#log").inner_text()
+    assert "Zoë <b>" in page.locator("#log").inner_text()

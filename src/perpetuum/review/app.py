@@ -24,7 +24,7 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -152,7 +152,7 @@ def create_app(
         return _secured(response)
 
     def reviewer_of(request: Request) -> str:
-        return request.cookies.get(REVIEWER_COOKIE, "").strip()[:80] or default_reviewer
+        return unquote(request.cookies.get(REVIEWER_COOKIE, "")).strip()[:80] or default_reviewer
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         template = environment.get_template(name)
@@ -296,7 +296,7 @@ def create_app(
         response = RedirectResponse(back if re.match(r"/(?![/\\])", back) else "/", 303)
         name = " ".join(name.split())[:80]
         if name:
-            _set_cookie(response, REVIEWER_COOKIE, name)
+            _set_cookie(response, REVIEWER_COOKIE, quote(name, safe=""))  # cookies carry ASCII only
         return response
 
     @app.exception_handler(ReviewError)

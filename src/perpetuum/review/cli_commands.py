@@ -86,6 +86,7 @@ def serve_command(
         Optional[str],
         typer.Option("--reviewer", help="Your name in the review log (default: your user name); each browser can change it.", show_default=False),
     ] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the desk in your web browser.")] = False,
 ) -> None:
     """Open the review desk on a generated dataset: read, correct, accept or reject records in the browser.
 
@@ -128,6 +129,11 @@ def serve_command(
         console.print(f"Open {address}", markup=False, highlight=False)
     console.print("Press Ctrl+C to stop (nothing is lost). Then: perpetuum review export "
                   f"{folder} -o {reviewed_folder_for(folder)}", markup=False, highlight=False)
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, [f"{address}?token={token}" if token else address]).start()
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

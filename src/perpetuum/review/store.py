@@ -323,7 +323,7 @@ class ReviewStore:
 
         The value must keep the type of the one it replaces where that was text (text stays text); otherwise any
         JSON value is allowed. Saving the value already there changes nothing and logs nothing."""
-        if not path or not isinstance(path[0], str):
+        if not isinstance(path, list) or not path or not isinstance(path[0], str):
             raise ReviewError(f"a field path starts with a column name; got {path!r}")
         with self._transaction() as connection:
             record = self._get(connection, record_id)
