@@ -35,7 +35,7 @@ PRELOAD = (
     "collections", "itertools", "functools", "math", "re", "string", "random", "heapq", "bisect", "dataclasses",
     "typing", "fractions", "decimal", "statistics", "datetime", "json", "unittest", "enum", "copy", "operator",
     "textwrap", "abc", "contextlib", "io", "time", "array", "struct", "hashlib", "base64", "csv", "pathlib",
-    "socket", "subprocess", "threading", "signal",
+    "socket", "subprocess", "threading", "signal", "encodings.idna", "unittest.mock", "doctest",
 )
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -189,18 +189,20 @@ def _set_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def _install_policy_hook(violations):
-    """Rlimits-only mode: refuse network use and signals to other processes. An audit hook is advisory (ctypes or
-    a C extension can bypass it); namespaces are the real boundary."""
+def _install_policy_hook(violations, block_network):
+    """Refuse signals to processes other than the run's own (in every mode: with user namespaces the sandbox's init
+    shares the caller's uid, so the kernel accepts and silently drops such a signal) and, in rlimits-only mode,
+    network use. A refused action fails the run even if the code catches the error. An audit hook is advisory
+    (ctypes or a C extension can bypass it): namespaces are the real boundary, this makes attempts visible."""
     own = os.getpid()
 
     def hook(event, args):
-        if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"):
+        if block_network and event in ("socket.connect", "socket.bind", "socket.sendto", "socket.getaddrinfo"):
             violations.append(f"network use blocked ({event})")
             raise PermissionError(f"the sandbox allows no network ({event})")
         if event in ("os.kill", "os.killpg"):
             target = args[0]
-            if event == "os.killpg" or target <= 0 or (target != own and target == os.getppid()):
+            if event == "os.killpg" or target <= 1 or (target != own and target == os.getppid()):
                 violations.append(f"signal to another process blocked ({event}({target}))")
                 raise PermissionError("the sandbox allows signals to its own processes only")
 
@@ -299,8 +301,7 @@ def _runner(payload, mode, work, verdict_fd):
     _become_unprivileged(mode, payload["uid"], payload["gid"])
     os.chdir(work)
     _set_limits(limits)
-    if mode == "rlimits_only":
-        _install_policy_hook(violations)
+    _install_policy_hook(violations, block_network=mode == "rlimits_only")
     code, tests = payload.pop("code"), payload.pop("tests")
     sys.argv = ["solution.py"]
     try:

@@ -63,6 +63,7 @@ class SandboxResult:
     isolation: str  # the mode that ran it: namespaces, user_namespaces or rlimits_only
     tests_run: int = 0
     tests_failed: int = 0
+    error_type: str = ""  # the exception that failed it (AssertionError, NameError, MemoryError, ...), if any
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     violations: list[str] = field(default_factory=list)  # refused actions (rlimits_only mode's audit hook)

@@ -258,6 +258,7 @@ def _result(watched: dict, token: str, limits: SandboxLimits, mode: str, duratio
         isolation=mode,
         tests_run=int(verdict.get("tests_run", 0)) if verdict else 0,
         tests_failed=int(verdict.get("tests_failed", 0)) if verdict else 0,
+        error_type=str(verdict.get("error_type") or "") if verdict and not passed else "",
         stdout_truncated=watched["truncated"]["stdout"],
         stderr_truncated=watched["truncated"]["stderr"],
         violations=list(verdict.get("violations", [])) if verdict else [],
