@@ -13,7 +13,7 @@ from typing import Any
 from perpetuum import __version__
 from perpetuum.pipeline.spec import DatasetSpec, Price
 
-__all__ = ["build_card", "render_markdown", "write_card", "usage_totals", "cost"]
+__all__ = ["build_card", "render_markdown", "write_card", "usage_totals", "cost", "validator_summary"]
 
 
 def usage_totals(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
@@ -25,6 +25,31 @@ def usage_totals(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
                 {key: value for key, value in usage.items() if isinstance(value, (int, float))}
             )
     return {backend: dict(counter) for backend, counter in sorted(totals.items())}
+
+
+def validator_summary(spec: DatasetSpec, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per validator column, over every generated record: how many passed, the pass rate, and the failures grouped
+    by the first clause of their message (the text before ": ", e.g. "failed (AssertionError)" or "timeout")."""
+    generated = [entry["record"] for entry in entries if entry["status"] == "ok"]
+    summary = {}
+    for column in spec.columns:
+        if column.kind != "validator":
+            continue
+        verdicts = [record[column.name] for record in generated if isinstance(record.get(column.name), dict)]
+        passed = sum(bool(verdict.get("passed")) for verdict in verdicts)
+        reasons = Counter(
+            str(verdict.get("message", "")).partition(": ")[0][:80] or "failed"
+            for verdict in verdicts
+            if not verdict.get("passed")
+        )
+        summary[column.name] = {
+            "validator": column.validator,
+            "checked": len(verdicts),
+            "passed": passed,
+            "pass_rate": round(passed / len(verdicts), 4) if verdicts else None,
+            "failure_reasons": dict(reasons.most_common(10)),
+        }
+    return summary
 
 
 def cost(
@@ -92,6 +117,7 @@ def build_card(
             "dropped_by_reason": dict(drop_reasons),
             "failed_by_reason": dict(failure_reasons),
         },
+        "validators": validator_summary(spec, entries),
         "columns": columns,
         "column_order": spec.column_order(),
         "backends": backends,
@@ -134,6 +160,15 @@ def render_markdown(card: dict[str, Any]) -> str:
         lines += ["| why not kept | records |", "| --- | ---: |"]
         lines += [f"| dropped: {reason} | {count} |" for reason, count in records["dropped_by_reason"].items()]
         lines += [f"| failed: {reason} | {count} |" for reason, count in records["failed_by_reason"].items()]
+        lines.append("")
+    if card.get("validators"):
+        lines += ["## Checks", "", "| check | kind | passed | pass rate | why the others failed |",
+                  "| --- | --- | ---: | ---: | --- |"]
+        for name, check in card["validators"].items():
+            rate = "n/a" if check["pass_rate"] is None else f"{check['pass_rate']:.1%}"
+            why = "; ".join(f"{reason} ({count})" for reason, count in check["failure_reasons"].items()) or "none"
+            why = why.replace("|", "\\|")
+            lines.append(f"| {name} | {check['validator']} | {check['passed']} of {check['checked']} | {rate} | {why} |")
         lines.append("")
     lines += ["## Columns", "", "| column | kind |", "| --- | --- |"]
     for column in card["columns"]:
