@@ -268,6 +268,7 @@ def test_a_store_file_that_is_not_a_review_store_is_refused(folder):
 def test_a_folder_without_data_is_refused_with_what_to_do(tmp_path):
     with pytest.raises(DataInputError, match="perpetuum generate"):
         ReviewStore.open(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no store file left behind
 
 
 def test_a_parquet_only_folder_is_read(tmp_path):

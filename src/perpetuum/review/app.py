@@ -188,7 +188,7 @@ def create_app(
     def record_page(request: Request, record_id: int) -> HTMLResponse:
         filters = _queue_filters(request.query_params)
         record = _get(store, record_id)
-        ids = [item["id"] for item in store.queue(**{k: filters[k] for k in ("flagged", "below", "status", "sort")})]
+        ids = store.queue_ids(**{k: filters[k] for k in ("flagged", "below", "status", "sort")})
         previous_id, next_id = _neighbours(ids, record_id)
         threshold = filters["below"] if filters["below"] is not None else None
         return page(
@@ -204,7 +204,7 @@ def create_app(
 
     def next_in_queue(record_id: int, form_query: str) -> str:
         filters = _queue_filters(_parse_query(form_query))
-        ids = [item["id"] for item in store.queue(**{k: filters[k] for k in ("flagged", "below", "status", "sort")})]
+        ids = store.queue_ids(**{k: filters[k] for k in ("flagged", "below", "status", "sort")})
         _, next_id = _neighbours(ids, record_id)
         query = _query(filters)
         return f"/records/{next_id}{_qs(query)}" if next_id is not None else f"/{_qs(query)}"

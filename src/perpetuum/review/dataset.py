@@ -24,6 +24,7 @@ __all__ = [
     "Dataset",
     "ColumnInfo",
     "load_dataset",
+    "find_data_file",
     "is_validator_value",
     "is_judge_value",
     "is_dialogue_value",
@@ -131,9 +132,8 @@ def _read_records(data_file: Path, card: dict[str, Any] | None) -> list[dict[str
     return records
 
 
-def load_dataset(folder: str | Path) -> Dataset:
-    """The records and column kinds of a generated dataset folder (data.jsonl preferred, then Parquet, then HF)."""
-    folder = Path(folder)
+def find_data_file(folder: Path) -> Path:
+    """data.jsonl, else data.parquet, else hf_dataset/ in `folder`; a DataInputError saying what to give if none."""
     if not folder.is_dir():
         raise DataInputError(f"{str(folder)!r} is not a folder; give the output folder of `perpetuum generate`.")
     data_file = next((folder / name for name in DATA_FILES if (folder / name).exists()), None)
@@ -142,12 +142,24 @@ def load_dataset(folder: str | Path) -> Dataset:
             f"{str(folder)!r} holds no data.jsonl, data.parquet or hf_dataset/; give the output folder of "
             "`perpetuum generate` (perpetuum generate SPEC -n N -o FOLDER)."
         )
+    return data_file
+
+
+def load_dataset(folder: str | Path, *, columns: list[ColumnInfo] | None = None) -> Dataset:
+    """The records and column kinds of a generated dataset folder (data.jsonl preferred, then Parquet, then HF).
+
+    columns: the columns as known already (a review store keeps them); the records are then not read (left
+    empty), only the data file's fingerprint is taken."""
+    folder = Path(folder)
+    data_file = find_data_file(folder)
     card = None
     if (folder / "card.json").exists():
         try:
             card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise DataInputError(f"{folder / 'card.json'} is not JSON ({error.msg}).") from None
+    if columns is not None:
+        return Dataset(folder, data_file, _fingerprint(data_file), card, [], columns)
     records = _read_records(data_file, card)
     return Dataset(folder, data_file, _fingerprint(data_file), card, records, _columns(card, records))
 

@@ -19,12 +19,12 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from perpetuum.errors import DataInputError, ParameterError, PerpetuumError
-from perpetuum.review.dataset import ColumnInfo, Dataset, load_dataset, record_summary
+from perpetuum.review.dataset import ColumnInfo, Dataset, find_data_file, load_dataset, record_summary
 
 __all__ = ["ReviewStore", "ReviewRecord", "VersionConflict", "ReviewError", "STORE_FILE", "field_label", "SORTS"]
 
@@ -141,8 +141,9 @@ class ReviewStore:
 
         Refuses a store made for other data (the data file was regenerated since): move review.sqlite away to
         start a new review."""
-        dataset = load_dataset(folder)
-        store = cls(Path(store_path) if store_path else dataset.folder / STORE_FILE, dataset)
+        folder = Path(folder)
+        store = cls(Path(store_path) if store_path else folder / STORE_FILE, None)  # type: ignore[arg-type]
+        find_data_file(folder)  # before the store file is made: a folder without data gets none
         try:
             with store._connect() as connection:
                 connection.executescript(_SCHEMA)
@@ -152,9 +153,13 @@ class ReviewStore:
                 f"cannot open the review store {store.path} ({error}); the folder must be writable, and the file "
                 "a review store (move it away to start a new review)."
             ) from None
+        # A store made before keeps the records and their columns: the data file is only fingerprinted.
+        known = [ColumnInfo(**column) for column in json.loads(meta["columns"])] if "columns" in meta else None
+        dataset = store.dataset = load_dataset(folder, columns=known)
         with store._connect() as connection:
             if not meta:
                 store._import(connection)
+                dataset.records = []  # the store has them now
             elif meta.get("fingerprint") != dataset.fingerprint:
                 raise DataInputError(
                     f"{dataset.data_file} changed since its review began (the review in {store.path} was made on "
@@ -208,6 +213,7 @@ class ReviewStore:
             [
                 ("fingerprint", self.dataset.fingerprint),
                 ("data_file", self.dataset.data_file.name),
+                ("columns", _dumps([asdict(column) for column in self.dataset.columns])),
                 ("created_at", _utc_now()),
             ],
         )
@@ -256,7 +262,21 @@ class ReviewStore:
         flagged: some validator failed. below: the lowest judge score is below this. status: any, pending,
         accepted, rejected, reviewed (accepted or rejected) or edited. sort: index, score (lowest first), flags
         (most failed validators first), recent (latest reviewed first)."""
-        where, arguments = [], []
+        keys = ("id", "status", "reason", "edited", "flagged", "min_score", "preview", "note", "reviewer", "updated_at",
+                "version")
+        sql, arguments = self._queue_sql(", ".join(keys), flagged, below, status, sort)
+        with self._connect() as connection:
+            rows = connection.execute(sql, arguments).fetchall()
+        items = [dict(zip(keys, row)) for row in rows]
+        for item in items:
+            item["flagged"] = json.loads(item["flagged"])
+            item["edited"] = bool(item["edited"])
+        return items
+
+    @staticmethod
+    def _queue_sql(selected: str, flagged: bool, below: float | None, status: str, sort: str) -> tuple[str, list]:
+        where: list[str] = []
+        arguments: list[Any] = []
         if flagged:
             where.append("flag_count > 0")
         if below is not None:
@@ -274,20 +294,18 @@ class ReviewStore:
         if sort not in SORTS:
             raise ParameterError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
         sql = (
-            "SELECT id, status, reason, edited, flagged, min_score, preview, note, reviewer, updated_at, version "
-            "FROM records"
+            f"SELECT {selected} FROM records"
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY {SORTS[sort]}"
         )
-        keys = ("id", "status", "reason", "edited", "flagged", "min_score", "preview", "note", "reviewer", "updated_at",
-                "version")
+        return sql, arguments
+
+    def queue_ids(self, *, flagged: bool = False, below: float | None = None, status: str = "any",
+                  sort: str = "index") -> list[int]:
+        """The ids of `queue(...)`, in its order (cheaper: no summaries)."""
+        sql, arguments = self._queue_sql("id", flagged, below, status, sort)
         with self._connect() as connection:
-            rows = connection.execute(sql, arguments).fetchall()
-        items = [dict(zip(keys, row)) for row in rows]
-        for item in items:
-            item["flagged"] = json.loads(item["flagged"])
-            item["edited"] = bool(item["edited"])
-        return items
+            return [row[0] for row in connection.execute(sql, arguments)]
 
     def counts(self) -> dict[str, int]:
         """records, pending, reviewed, accepted, rejected, edited, flagged."""
