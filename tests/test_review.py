@@ -230,6 +230,32 @@ def test_a_stale_version_is_a_conflict_and_the_attempt_is_kept_in_the_log(store)
         store.accept(0, version=1, reviewer="ben")
 
 
+def test_simultaneous_saves_from_many_threads_let_exactly_one_win(folder):
+    import threading
+
+    stores = [ReviewStore.open(folder) for _ in range(6)]
+    barrier, outcomes = threading.Barrier(len(stores)), []
+
+    def save(number: int) -> None:
+        barrier.wait()
+        try:
+            stores[number].edit(0, ["lesson", 1, "content"], f"fix {number}", version=1, reviewer=f"r{number}")
+            outcomes.append(("saved", number))
+        except VersionConflict:
+            outcomes.append(("conflict", number))
+
+    threads = [threading.Thread(target=save, args=(number,)) for number in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [(_, winner)] = [outcome for outcome in outcomes if outcome[0] == "saved"]
+    assert len(outcomes) == 6
+    record = stores[0].get(0)
+    assert (record.version, record.current["lesson"][1]["content"]) == (2, f"fix {winner}")
+    assert sorted(entry["action"] for entry in stores[0].log(0)) == ["conflict"] * 5 + ["edit"]
+
+
 def test_reject_needs_a_reason_and_reset_returns_to_pending(store):
     with pytest.raises(ReviewError, match="reason"):
         store.reject(2, "  ", version=1, reviewer="ana")
