@@ -1,0 +1,94 @@
+"""Decontamination by n-gram overlap: normalization, thresholds, reference formats, the `decontamination` validator
+kind, and the real HumanEval file (read here only, never by the product)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from perpetuum.pipeline.columns.validators import ValidatorSetupError, build_validator
+from perpetuum.recipes.decontamination import (
+    ENVIRONMENT_VARIABLE,
+    NgramIndex,
+    contamination,
+    normalized_tokens,
+    read_reference_texts,
+    text_of,
+)
+
+HUMANEVAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "humaneval" / "HumanEval.jsonl.gz"
+WORDS = [f"word{i}" for i in range(40)]
+
+
+def test_normalization_ignores_case_punctuation_spacing_and_quotes():
+    assert normalized_tokens('def F(x):\n\treturn "A-b" + 12') == ["def", "f", "x", "return", "a", "b", "12"]
+    assert normalized_tokens("def f(x):\n    return 'a b'+12") == normalized_tokens("DEF f( x ):\treturn \"A\" \"B\" 12")
+
+
+def test_thirteen_shared_tokens_are_contamination_and_twelve_are_not():
+    index = NgramIndex(13)
+    index.add(" ".join(WORDS), "reference")
+    assert index.shared_ngrams("intro " + " ".join(WORDS[5:17]) + " outro") == []
+    shared = index.shared_ngrams("intro " + " ".join(WORDS[5:18]) + " outro")
+    assert shared == [(" ".join(WORDS[5:18]), "reference")]
+
+
+def test_reference_files_of_every_format_are_read(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"prompt": "one", "meta": {"solution": "two"}}) + "\n")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps({"text": "three"}) + "\n" + json.dumps({"text": "four"}) + "\n")
+    (tmp_path / "c.json").write_text(json.dumps(["five", {"six": "seven"}]))
+    (tmp_path / "d.txt").write_text("eight nine")
+    found = [pair for name in ("a.jsonl", "b.jsonl.gz", "c.json", "d.txt") for pair in read_reference_texts(tmp_path / name)]
+    assert found == [("a.jsonl#0", "one\ntwo"), ("b.jsonl.gz#0", "three"), ("b.jsonl.gz#1", "four"),
+                     ("c.json#0", "five"), ("c.json#1", "seven"), ("d.txt", "eight nine")]
+    assert text_of({"a": ["x", {"b": "y"}], "n": 3}) == "x\ny\n3"
+
+
+def test_contamination_counts_texts_with_a_shared_ngram():
+    index = NgramIndex(5)
+    index.add("the quick brown fox jumps over the lazy dog", "fox.txt")
+    report = contamination(["a quick brown fox jumps over it", "nothing in common here at all", "THE LAZY dog"], index)
+    assert (report["checked"], report["contaminated"]) == (3, 1)
+    assert report["examples"] == [{"text": 0, "ngram": "quick brown fox jumps over", "reference": "fox.txt"}]
+
+
+def test_the_validator_kind_drops_copies_and_keeps_new_text(tmp_path):
+    reference = tmp_path / "benchmark.txt"
+    reference.write_text(" ".join(WORDS))
+    validator = build_validator("decontamination", {"references": [str(reference)]})
+    copied = validator.check({"solution": " ".join(WORDS[:20]), "tests": ["assert True"]}, {})
+    assert copied["passed"] is False and copied["message"].startswith("contaminated: shares 8 13-gram(s)")
+    assert validator.check("an exercise about something else entirely", {})["passed"] is True
+
+
+def test_the_validator_reads_files_named_in_the_environment(tmp_path, monkeypatch):
+    reference = tmp_path / "held_out.txt"
+    reference.write_text(" ".join(WORDS))
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, str(reference))
+    assert build_validator("decontamination", {}).check(" ".join(WORDS), {})["passed"] is False
+    assert build_validator("decontamination", {"use_environment": False}).check(" ".join(WORDS), {})["passed"]
+
+
+def test_a_missing_reference_file_is_a_setup_error_naming_the_key(tmp_path):
+    with pytest.raises(ValidatorSetupError) as raised:
+        build_validator("decontamination", {"references": [str(tmp_path / "absent.jsonl")]})
+    assert raised.value.path == "references[0]" and "does not exist" in str(raised.value)
+
+
+@pytest.mark.skipif(not HUMANEVAL.is_file(), reason="the shared HumanEval file is not here")
+def test_humaneval_problems_are_found_even_reformatted_and_fresh_code_is_not():
+    index = NgramIndex.from_files([HUMANEVAL])
+    problems = [json.loads(line) for line in gzip.open(HUMANEVAL, "rt")]
+    assert len(problems) == 164
+    reformatted = [p["prompt"].replace("    ", "\t").replace('"""', "'''").upper() for p in problems]
+    assert contamination(reformatted, index)["contaminated"] == 164
+    fresh = (
+        "def count_vowels(text: str) -> int:\n    \"\"\"Return how many vowels are in text.\"\"\"\n"
+        "    return sum(1 for ch in text.lower() if ch in 'aeiou')\n"
+        "assert count_vowels('hello') == 2\nassert count_vowels('') == 0\n"
+    )
+    assert index.shared_ngrams(fresh) == []
