@@ -24,7 +24,16 @@ Isolation modes (`isolation="auto"` takes the first that works, strongest first)
 
 Every mode applies the resource limits of `SandboxLimits`: wall clock (the host kills the run), CPU time, address
 space, file size, process count (RLIMIT_NPROC, counted per run in the namespace modes), open files; output beyond
-`output_bytes` stops the run.
+`output_bytes` stops the run. In the namespace modes the run's init is pid 1 of its pid namespace: when the run
+ends, or the host kills it, the kernel kills every process it started (a fork bomb leaves nothing behind). Every
+mode also refuses, through an audit hook, signals to processes other than the run's own; a refused action fails
+the run even if the code catches the error.
+
+The verdict: the code and its tests run in one interpreter, after the sandbox has dropped its privileges; the
+verdict goes back on a pipe with a random token the code is not given. Exiting early (sys.exit, os._exit) or
+writing a verdict of its own fails the run. A determined solution can still fake a pass (rewrite the test
+functions, or dig the token out of the interpreter's memory): the verdict is as strong as the tests, the
+containment does not depend on it.
 """
 
 from perpetuum.sandbox.limits import ISOLATION_MODES, STATUSES, SandboxLimits, SandboxResult
