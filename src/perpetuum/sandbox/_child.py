@@ -298,9 +298,13 @@ def _runner(payload, mode, work, verdict_fd):
                 __import__(name)
             except ImportError:
                 pass
-    _become_unprivileged(mode, payload["uid"], payload["gid"])
-    os.chdir(work)
-    _set_limits(limits)
+    try:
+        _become_unprivileged(mode, payload["uid"], payload["gid"])
+        os.chdir(work)
+        _set_limits(limits)
+    except (SetupError, OSError, ValueError) as error:
+        _verdict(verdict_fd, token, setup_error=f"dropping privileges: {type(error).__name__}: {error}")
+        os._exit(70)
     _install_policy_hook(violations, block_network=mode == "rlimits_only")
     code, tests = payload.pop("code"), payload.pop("tests")
     sys.argv = ["solution.py"]
