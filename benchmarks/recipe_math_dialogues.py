@@ -1,0 +1,148 @@
+"""`recipe:math_dialogues` on the embedded model: how many teacher claims are checkable, and how many are wrong.
+
+    PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/recipe_math_dialogues.py           # 50 dialogues
+    PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/recipe_math_dialogues.py -n 3 --turns 2   # a smoke run
+    PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/recipe_math_dialogues.py -n 30 --turns 4 --teacher-max-tokens 100
+
+Generates the dialogues with the recipe as shipped (the number of messages can be lowered with --turns), then
+reports: kept, dropped and failed records with reasons; the share of dialogues with flagged (wrong) teacher claims,
+over all dialogues and over those with at least one checkable claim; claims checked; the share of students who said
+"I understand"; messages per dialogue; the judge's mean grades; tokens and wall time; the flagged claims
+themselves. Prints a table and writes benchmarks/results/recipe_math_dialogues.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results" / "recipe_math_dialogues.json"
+CRITERIA = ("clarity", "misconception")
+
+
+def read_records(folder: Path) -> list[dict]:
+    kept = [json.loads(line) for line in (folder / "data.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    dropped = [json.loads(line)["record"]
+               for line in (folder / "dropped.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return kept + dropped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--records", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=None, help="messages per dialogue (default: the recipe's)")
+    parser.add_argument("--teacher-max-tokens", type=int, default=None, help="default: the recipe's")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
+    options = parser.parse_args(argv)
+
+    from perpetuum.pipeline.run import generate
+    from perpetuum.recipes import load_recipe
+
+    spec = load_recipe("math_dialogues")
+    if options.turns is not None:
+        spec.column("lesson").turns = options.turns
+    if options.teacher_max_tokens is not None:
+        spec.column("lesson").roles[1].params.max_tokens = options.teacher_max_tokens
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = options.keep or Path(scratch) / "math_dialogues"
+        started = time.perf_counter()
+        result = generate(spec, options.records, folder, progress=False)
+        wall = time.perf_counter() - started
+        records = read_records(Path(folder))
+    card = result.card
+
+    checks = [r["claim_check"] for r in records]
+    with_claims = [c for c in checks if c.get("checked", 0) > 0]
+    flagged = [c for c in checks if c["flags"]]
+    graded = [r["grade"]["scores"] for r in records if isinstance(r.get("grade"), dict)]
+    teacher_messages = [m for r in records for m in r["lesson"] if m["role"] == "teacher"]
+    by_topic = Counter(r["topic"] for r in records)
+    flagged_by_topic = Counter(r["topic"] for r in records if r["claim_check"]["flags"])
+    report = {
+        "benchmark": "recipe_math_dialogues",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": _commit(),
+        "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
+                    "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")},
+        "turns": spec.column("lesson").turns,
+        "teacher_max_tokens": spec.column("lesson").roles[1].params.max_tokens,
+        "records": card["records"],
+        "dialogues": len(records),
+        "dialogues_with_checkable_claims": len(with_claims),
+        "dialogues_with_flagged_claims": len(flagged),
+        "flagged_share": len(flagged) / len(records) if records else None,
+        "flagged_share_of_dialogues_with_claims": len(flagged) / len(with_claims) if with_claims else None,
+        "claims_checked": sum(c.get("checked", 0) for c in checks),
+        "claims_flagged": sum(len(c["flags"]) for c in checks),
+        "teacher_messages": len(teacher_messages),
+        "messages_per_dialogue_mean": statistics.fmean(len(r["lesson"]) for r in records) if records else None,
+        "student_understood_share": sum(bool(r["student_understood"]) for r in records) / len(records)
+        if records else None,
+        "judge_means": {name: statistics.fmean(s[name] for s in graded) for name in CRITERIA} if graded else {},
+        "by_topic": {topic: {"dialogues": count, "flagged": flagged_by_topic[topic]}
+                     for topic, count in sorted(by_topic.items())},
+        "tokens": card["tokens"],
+        "wall_seconds": wall,
+        "completion_tokens_per_second": card.get("completion_tokens_per_second"),
+        "flags": [{"topic": r["topic"], "subtopic": r["subtopic"], **flag}
+                  for r in records for flag in r["claim_check"]["flags"]][:40],
+        "example": records[0] if records else None,
+    }
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print_report(report)
+    print(f"\nwrote {options.output}")
+    return 0
+
+
+def print_report(report: dict) -> None:
+    records = report["records"]
+    print(f"recipe:math_dialogues, {records['requested']} requested: {records['generated']} generated, "
+          f"{records['failed']} failed, {records['kept']} kept, {records['dropped']} dropped")
+    for reason, count in records["dropped_by_reason"].items():
+        print(f"  dropped {count}: {reason}")
+    for reason, count in records["failed_by_reason"].items():
+        print(f"  failed {count}: {reason}")
+    share = report["flagged_share"]
+    share_with = report["flagged_share_of_dialogues_with_claims"]
+    rows = [
+        ("dialogues (generated)", f"{report['dialogues']}"),
+        ("with at least one checkable claim", f"{report['dialogues_with_checkable_claims']}"),
+        ("with a flagged (wrong) claim", f"{report['dialogues_with_flagged_claims']}"),
+        ("flagged share, all dialogues", "n/a" if share is None else f"{share:.0%}"),
+        ("flagged share, dialogues with claims", "n/a" if share_with is None else f"{share_with:.0%}"),
+        ("teacher claims checked / flagged", f"{report['claims_checked']} / {report['claims_flagged']}"),
+        ("messages per dialogue, mean", f"{report['messages_per_dialogue_mean']:.1f}"),
+        ("student said 'I understand'", f"{report['student_understood_share']:.0%}"),
+        *((f"judge {name} (1-5), mean", f"{value:.2f}") for name, value in report["judge_means"].items()),
+        ("tokens prompt / completion", f"{report['tokens']['prompt']:,} / {report['tokens']['completion']:,}"),
+        ("wall seconds", f"{report['wall_seconds']:.0f}"),
+        ("completion tokens/s", f"{report['completion_tokens_per_second']}"),
+    ]
+    for label, value in rows:
+        print(f"  {label:<40}{value:>16}")
+    for flag in report["flags"][:10]:
+        print(f"  flag, turn {flag['turn']} ({flag['topic']}): {flag['claim']!r}: {flag['reason']}; "
+              f"expected {flag['expected']!r}")
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
