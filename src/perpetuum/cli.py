@@ -230,6 +230,23 @@ def _fit(frame, model: str, schema_path: Path | None, seed: int, verbose: bool):
     return synthesizer, time.perf_counter() - started
 
 
+def _write_card(real, synthetic, output: Path, synthesizer, seed, generation, source, conditions, quiet) -> None:
+    """The dataset card beside a table output (`perpetuum.collapse.guard`); its warnings print in yellow."""
+    from perpetuum.collapse.guard import table_card, write_table_card
+
+    card = table_card(
+        real, synthetic, synthesizer=getattr(synthesizer, "name", type(synthesizer).__name__),
+        params=synthesizer.get_params(), seed=seed, generation=generation, source=source,
+        name=output_stem(output), conditions=conditions,
+    )
+    paths = write_table_card(card, output)
+    for warning in card["warnings"]:
+        error_console.print(f"[bold yellow]Collapse warning:[/bold yellow] [yellow]{_escape(warning)}[/yellow]")
+    if not quiet:
+        console.print(f"Dataset card: [bold]{_escape(paths['card_markdown'])}[/bold] (generation "
+                      f"{card['lineage']['generation']})")
+
+
 def _version_callback(value: bool) -> None:
     if value:
         console.print(f"perpetuum {__version__}")
@@ -277,6 +294,17 @@ WhereOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages, only errors.")]
+GenerationOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--generation",
+        help=(
+            "Which generation of a synthetic-data loop this output is, for the dataset card's lineage (0: learned "
+            "from real data). Default: one more than the card beside DATA if it is Perpetuum output, else 0."
+        ),
+        show_default=False,
+    ),
+]
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -355,9 +383,22 @@ def sample(
     ],
     where: WhereOption = None,
     seed: SeedOption = 0,
+    reference: Annotated[
+        Optional[str],
+        typer.Option(
+            "--reference",
+            help="The table the model was fitted on: the dataset card then has collapse signals against it and its "
+            "SHA-256 in the lineage.",
+            show_default=False,
+        ),
+    ] = None,
+    generation: GenerationOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Generate rows from a saved model, optionally only rows that meet conditions.
+
+    Writes a dataset card beside the output (OUTPUT_STEM.card.json and .card.md): lineage (synthetic, model,
+    seed, generation) and, with --reference, collapse signals against the training table.
 
     [bold]Examples[/bold]
 
@@ -377,11 +418,18 @@ def sample(
         synthesizer.verbose = not quiet
     frame, seconds = _sample(synthesizer, rows, conditions, seed, verbose=not quiet)
     write_table(frame, output)
+    from perpetuum.collapse.guard import folder_sha256
+
+    real = _read(reference, None, None, "utf-8", verbose=not quiet) if reference is not None else None
+    source = source_lineage(reference, real) if reference is not None else {"source": str(model_dir)}
+    source["model"] = str(model_dir)
+    source["model_sha256"] = folder_sha256(model_dir)
     if not quiet:
         console.print(
             f"Wrote {len(frame):,} rows{_escape(_describe_conditions(conditions))} to "
             f"[bold]{_escape(str(output))}[/bold] ({seconds:.1f} s)"
         )
+    _write_card(real, frame, output, synthesizer, seed, generation, source, conditions, quiet)
 
 
 TargetOption = Annotated[
@@ -441,9 +489,13 @@ def synthesize(
     table: TableOption = None,
     query: QueryOption = None,
     encoding: EncodingOption = "utf-8",
+    generation: GenerationOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Fit a model on a table and write synthetic rows in one step (fit + sample, the model is not kept).
+
+    Always writes a dataset card beside the output (OUTPUT_STEM.card.json and .card.md): lineage (source SHA-256,
+    synthesizer and parameters, seed, generation) and collapse signals against the rows the model learned from.
 
     By default a share of the rows (--holdout-share, 0.2) is held out, the model is fitted on the rest, and an
     evaluation report is written beside the output: OUTPUT_STEM.report.html (self-contained) and
@@ -473,6 +525,7 @@ def synthesize(
     synthesizer, fit_seconds = _fit(train, model, schema, seed, verbose=not quiet)
     synthetic, sample_seconds = _sample(synthesizer, rows, conditions, seed, verbose=not quiet)
     write_table(synthetic, output)
+    source = source_lineage(data, frame, table, query)
     if not quiet:
         held = f" ({len(holdout):,} held out for the report)" if holdout is not None else ""
         console.print(
@@ -480,6 +533,7 @@ def synthesize(
             f"{len(synthetic):,} rows{_escape(_describe_conditions(conditions))} to "
             f"[bold]{_escape(str(output))}[/bold] ({sample_seconds:.1f} s)"
         )
+    _write_card(train, synthetic, output, synthesizer, seed, generation, source, conditions, quiet)
     if not report:
         if conditions is not None and not no_report and not quiet:
             console.print(
@@ -490,7 +544,7 @@ def synthesize(
 
     from perpetuum.evaluate import evaluate
 
-    lineage = source_lineage(data, frame, table, query)
+    lineage = dict(source)
     lineage.update({
         "seed": seed,
         "holdout_share": holdout_share,
@@ -728,3 +782,8 @@ register_commands(app, wrap=_friendly_errors)
 from perpetuum.review.cli_commands import register_commands as register_review_commands  # noqa: E402
 
 register_review_commands(app, wrap=_friendly_errors)
+
+# `perpetuum collapse` (the model-collapse lab) lives beside the lab it drives.
+from perpetuum.collapse.cli_commands import register_commands as register_collapse_commands  # noqa: E402
+
+register_collapse_commands(app, wrap=_friendly_errors)

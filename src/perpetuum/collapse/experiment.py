@@ -67,12 +67,12 @@ def run_experiment(
     if generator.data_kind == "array":
         real = as_batched(real, repeats)
         reference = real if reference is None else as_batched(reference, repeats, broadcast=False)
-        n = n or length(real)
+        n = n or generator.default_n(real)
         runs = [(real, reference, None)]
     else:
         if reference is None:
             reference = real
-        n = n or length(real)
+        n = n or generator.default_n(real)
         runs = [(real, reference, repeat) for repeat in range(repeats)]
     if hasattr(generator, "set_real"):
         generator.set_real(real)

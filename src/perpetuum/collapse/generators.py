@@ -68,6 +68,12 @@ class CollapseGenerator:
     def measure(self, reference, sample, fitted, first) -> dict[str, Any]:
         return array_metrics(reference, sample)
 
+    def default_n(self, real) -> int:
+        """The sample size per generation when none is given: as much as the real data."""
+        from perpetuum.collapse.strategies import length
+
+        return length(real)
+
     def describe(self) -> dict:
         """Name and parameters, for the results' JSON."""
         return {"name": self.name, **{key: value for key, value in vars(self).items() if not key.startswith("_")}}

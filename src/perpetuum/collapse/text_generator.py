@@ -1,0 +1,135 @@
+"""The text generator of the collapse lab: a character-level language model (`char_model.CharModel`) trained on
+a list of documents; each generation's corpus is sampled from the previous generation's model.
+
+    from perpetuum.collapse.text_generator import TextGenerator, read_corpus
+    documents = read_corpus("stories.txt.gz")             # documents split on <|endoftext|> or blank lines
+    train, heldout = documents[:150], documents[-60:]
+    result = run_experiment(TextGenerator(steps=200), train, reference=heldout, generations=5)
+
+Per generation: perplexity of the held-out real documents under that generation's model, perplexity of each
+generated document under the generation-0 model (mean and 90th percentile), distinct-2 and vocabulary size of
+the generated documents. `n` counts characters. The vocabulary is fixed from the real documents, so perplexities
+of every generation are comparable. Each generation's model is trained from scratch with the same budget.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+
+from perpetuum.collapse.generators import CollapseGenerator, register_generator
+from perpetuum.errors import DataInputError, ParameterError
+
+__all__ = ["TextGenerator", "read_corpus", "split_corpus"]
+
+SEPARATOR = "<|endoftext|>"
+
+
+def read_corpus(path: str | Path, limit: int | None = None) -> list[str]:
+    """Documents from a text file (.txt or .txt.gz): split on lines "<|endoftext|>" when present, else on blank
+    lines; whitespace stripped, empty documents dropped. `limit` keeps the first documents only."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataInputError(f"text corpus {str(path)!r} does not exist; pass a .txt or .txt.gz file of documents")
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataInputError(f"cannot read text corpus {str(path)!r}: {error}") from None
+    parts = text.split(SEPARATOR) if SEPARATOR in text else re.split(r"\n\s*\n", text)
+    documents = [part.strip() for part in parts if part.strip()]
+    if len(documents) < 4:
+        raise DataInputError(
+            f"text corpus {str(path)!r} holds {len(documents)} document(s); the lab needs several (separate them "
+            f"with a line {SEPARATOR} or a blank line)"
+        )
+    return documents[:limit] if limit else documents
+
+
+def split_corpus(documents: list[str], heldout_share: float = 0.2, seed: int = 0,
+                 max_train: int | None = None) -> tuple[list[str], list[str]]:
+    """A seeded split into (training documents, held-out documents)."""
+    order = np.random.default_rng(seed).permutation(len(documents))
+    held = max(1, int(round(heldout_share * len(documents))))
+    heldout = [documents[index] for index in sorted(order[:held])]
+    train = [documents[index] for index in sorted(order[held:])]
+    return (train[:max_train] if max_train else train), heldout
+
+
+class _FittedText:
+    def __init__(self, model, mean_length: float):
+        self.model_ = model
+        self.mean_length_ = mean_length
+
+    def sample(self, n: int, seed) -> list[str]:
+        return self.model_.sample_documents(n, seed=int(seed), mean_length=self.mean_length_)
+
+
+@register_generator("text")
+class TextGenerator(CollapseGenerator):
+    """A small character-level GRU language model (torch, CPU); see `perpetuum.collapse.char_model`."""
+
+    data_kind = "text"
+
+    def __init__(self, hidden: int = 128, embedding: int = 32, steps: int = 200, batch: int = 32, window: int = 64,
+                 learning_rate: float = 5e-3, temperature: float = 1.0, threads: int = 1):
+        self.hidden, self.embedding, self.steps, self.batch, self.window = hidden, embedding, steps, batch, window
+        self.learning_rate, self.temperature, self.threads = learning_rate, temperature, threads
+        self._vocabulary = None
+        self._mean_length = 800.0
+        self.reference_values_: dict = {}
+
+    def _settings(self):
+        from perpetuum.collapse.char_model import ModelSettings
+
+        return ModelSettings(hidden=self.hidden, embedding=self.embedding, steps=self.steps, batch=self.batch,
+                             window=self.window, learning_rate=self.learning_rate, temperature=self.temperature,
+                             threads=self.threads)
+
+    def set_real(self, real: list[str]) -> None:
+        """Fix the vocabulary and the document length scale from the real documents; record their diversity."""
+        from perpetuum.collapse.char_model import CharVocabulary
+        from perpetuum.evaluate.text_diversity import distinct_n, vocabulary_size
+
+        if not isinstance(real, list) or not real or not all(isinstance(text, str) for text in real):
+            raise ParameterError("the text generator takes a list of documents (strings)")
+        self._settings().check()
+        self._vocabulary = CharVocabulary.from_documents(real)
+        self._mean_length = float(np.mean([len(text) for text in real]))
+        self.reference_values_ = {"distinct_2": distinct_n(real, 2), "vocabulary_size": vocabulary_size(real),
+                                  "mean_characters": self._mean_length}
+
+    def fit(self, training: list[str], seed: int) -> _FittedText:
+        from perpetuum.collapse.char_model import CharModel, CharVocabulary
+
+        vocabulary = self._vocabulary or CharVocabulary.from_documents(training)
+        return _FittedText(CharModel.train_on(training, vocabulary, self._settings(), seed=int(seed)),
+                           self._mean_length)
+
+    def default_n(self, real: list[str]) -> int:
+        """Characters per generation when none is given: as many as the real documents hold."""
+        return sum(len(text) for text in real)
+
+    def measure(self, reference: list[str], sample: list[str], fitted: _FittedText, first: _FittedText) -> dict:
+        from perpetuum.evaluate.text_diversity import distinct_n, vocabulary_size
+
+        nll, counts = first.model_.document_nll(sample)
+        per_document = np.exp(nll / np.maximum(counts, 1))
+        return {
+            "heldout_perplexity": fitted.model_.perplexity(reference),
+            "generated_perplexity_mean": float(per_document.mean()),
+            "generated_perplexity_p90": float(np.quantile(per_document, 0.9)),
+            "distinct_2": distinct_n(sample, 2),
+            "vocabulary_size": vocabulary_size(sample),
+            "documents": len(sample),
+            "mean_characters": float(np.mean([len(text) for text in sample])),
+        }
+
+    def describe(self) -> dict:
+        return {"name": self.name, "model": "character-level GRU", **{
+            key: getattr(self, key) for key in ("hidden", "embedding", "steps", "batch", "window", "learning_rate",
+                                                 "temperature", "threads")}}
