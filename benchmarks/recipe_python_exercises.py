@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="HumanEval.jsonl.gz (or any file)")
     parser.add_argument("--output-dir", type=Path, default=Path("/tmp/perpetuum-bench-python-exercises"))
     parser.add_argument("--resume", action="store_true", help="continue the run already in --output-dir")
+    parser.add_argument("--note", default="", help="a remark stored in the JSON (e.g. why a run was cut short)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "recipe_python_exercises.json")
     args = parser.parse_args()
 
@@ -122,6 +123,7 @@ def main() -> None:
         "threads": os.environ.get("PERPETUUM_LLM_THREADS"),
         "load_average": os.getloadavg(),
         "commit": _commit(),
+        "note": args.note,
         "examples_kept": result.records[:3],
         "examples_failed": [
             {"exercise": r.get("exercise"), "tests_pass": r.get("tests_pass")} for r in generated
