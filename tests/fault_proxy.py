@@ -59,7 +59,8 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fault = proxy._next_fault(body)
                 if fault == "429":
-                    self._reply(429, b'{"error": {"message": "slow down"}}', extra={"Retry-After": str(proxy.retry_after)})
+                    retry_after = {"Retry-After": str(proxy.retry_after)}
+                    self._reply(429, b'{"error": {"message": "slow down"}}', extra=retry_after)
                 elif fault == "500":
                     self._reply(500, b'{"error": {"message": "injected server error"}}')
                 elif fault == "hang":

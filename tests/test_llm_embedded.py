@@ -54,8 +54,8 @@ def test_chat_answers_with_token_usage(mode, request):
 
 @pytest.mark.parametrize("mode", ["serial", "batched"])
 def test_the_same_seed_gives_the_same_text_even_right_after_the_same_prompt(mode, request):
-    # The serial path once reused llama-cpp-python's cached prompt: a repeated prompt re-decoded only its last token,
-    # in a one-token batch whose logits differ, and these two seeded stories changed on the second asking.
+    # llama-cpp-python alone re-decodes only the last token of a repeated prompt, in a one-token batch whose logits
+    # differ, and these two seeded stories changed on the second asking (see perpetuum/llm/prompt_cache.py).
     backend = request.getfixturevalue(mode)
     for animal, seed in (("cat", 7), ("cow", 13)):
         story = [{"role": "user", "content": f"Write a short story about a {animal} in a city."}]
@@ -63,6 +63,24 @@ def test_the_same_seed_gives_the_same_text_even_right_after_the_same_prompt(mode
         first = asyncio.run(backend.chat(story, params))
         second = asyncio.run(backend.chat(story, params))
         assert first.text == second.text
+
+
+@pytest.mark.parametrize("mode", ["serial", "batched"])
+def test_the_next_turn_of_a_dialogue_gets_the_same_answer_whatever_ran_before_it(mode, request):
+    # llama-cpp-python alone would reuse the cache cells that generating the first answer filled one token at a time;
+    # their values differ from a prompt decode's, and this follow-up answer changed (4 of 4 tried).
+    backend = request.getfixturevalue(mode)
+    opening = [{"role": "user", "content": "Tell me about a cat."}]
+    first = asyncio.run(backend.chat(opening, GenerationParams(temperature=0.9, max_tokens=24, seed=3)))
+    follow_up = opening + [
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "And then what happened?"},
+    ]
+    params = GenerationParams(temperature=0.9, max_tokens=24, seed=103)
+    right_after = asyncio.run(backend.chat(follow_up, params))
+    asyncio.run(backend.chat(QUESTION, GenerationParams(max_tokens=4)))
+    after_another_request = asyncio.run(backend.chat(follow_up, params))
+    assert right_after.text == after_another_request.text
 
 
 def test_batched_and_serial_paths_sample_alike(batched, serial):

@@ -36,7 +36,9 @@ def spec_for(base_url: str, model: str, timeout: float = 60.0, **execution) -> d
         "name": "one_liners",
         "seed": 5,
         "backends": {
-            "default": {"kind": "openai", "base_url": base_url, "model": model, "timeout": timeout, "max_concurrency": 2}
+            "default": {
+                "kind": "openai", "base_url": base_url, "model": model, "timeout": timeout, "max_concurrency": 2
+            }
         },
         "columns": [
             {"name": "thing", "kind": "sampler", "sampler": "category", "values": THINGS},

