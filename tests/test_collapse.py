@@ -121,3 +121,51 @@ def test_result_json_table_and_html(tmp_path):
     assert html.count("<img") == len(result.metric_names())
     assert (tmp_path / "lab_plots" / "variance_ratio.svg").is_file()
     assert "<script" not in html
+
+
+# ---------------------------------------------------------------------------------------------- text and CLI
+
+STORIES = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tinystories" / "stories.txt.gz"
+
+
+def _tiny_text_run(seed: int):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from perpetuum.collapse.text_generator import TextGenerator, read_corpus, split_corpus
+
+    if not STORIES.is_file():
+        pytest.skip("the shared TinyStories corpus is not available")
+    train, heldout = split_corpus(read_corpus(STORIES, limit=40), seed=0)
+    generator = TextGenerator(hidden=16, embedding=8, steps=6, batch=4, window=16, max_document=150)
+    return run_experiment(generator, train[:12], reference=heldout[:3], n=1500,
+                          strategies=["replace", "accumulate"], generations=1, seed=seed)
+
+
+def test_text_generator_trains_samples_and_measures_reproducibly():
+    result = _tiny_text_run(seed=0)
+    names = set(result.metric_names())
+    assert {"heldout_perplexity", "generated_perplexity_mean", "generated_perplexity_p90", "distinct_2",
+            "vocabulary_size"} <= names
+    assert np.isfinite(result.values("heldout_perplexity", "replace")).all()
+    assert result.reference["vocabulary_size"] > 0
+    again = _tiny_text_run(seed=0)
+    np.testing.assert_allclose(result.values("heldout_perplexity", "accumulate"),
+                               again.values("heldout_perplexity", "accumulate"))
+
+
+def test_collapse_command_writes_json_and_page(tmp_path):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["collapse", "-k", "3", "-n", "50", "-r", "5", "-s", "replace,mix:0.2",
+                                 "-o", str(tmp_path / "lab"), "-q"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "lab" / "results.json").read_text())
+    assert data["strategies"] == ["replace", "mix:0.2"] and data["repeats"] == 5
+    assert (tmp_path / "lab" / "report.html").is_file()
+    for arguments, message in ((["-s", "mix:2"], "mix"), (["-g", "text"], "--corpus"), (["-g", "gan"], "gaussian"),
+                               (["-k", "0"], "generations")):
+        failed = runner.invoke(app, ["collapse", *arguments, "-o", str(tmp_path / "x"), "-q"])
+        assert failed.exit_code == 2 and message in failed.output, failed.output

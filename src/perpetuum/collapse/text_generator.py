@@ -61,12 +61,14 @@ def split_corpus(documents: list[str], heldout_share: float = 0.2, seed: int = 0
 
 
 class _FittedText:
-    def __init__(self, model, mean_length: float):
+    def __init__(self, model, mean_length: float, max_document: int):
         self.model_ = model
         self.mean_length_ = mean_length
+        self.max_document_ = max_document
 
     def sample(self, n: int, seed) -> list[str]:
-        return self.model_.sample_documents(n, seed=int(seed), mean_length=self.mean_length_)
+        return self.model_.sample_documents(n, seed=int(seed), mean_length=self.mean_length_,
+                                            max_document=self.max_document_)
 
 
 @register_generator("text")
@@ -76,9 +78,10 @@ class TextGenerator(CollapseGenerator):
     data_kind = "text"
 
     def __init__(self, hidden: int = 128, embedding: int = 32, steps: int = 200, batch: int = 32, window: int = 64,
-                 learning_rate: float = 5e-3, temperature: float = 1.0, threads: int = 1):
+                 learning_rate: float = 5e-3, temperature: float = 1.0, threads: int = 1, max_document: int = 2000):
         self.hidden, self.embedding, self.steps, self.batch, self.window = hidden, embedding, steps, batch, window
         self.learning_rate, self.temperature, self.threads = learning_rate, temperature, threads
+        self.max_document = max_document  # sampled documents are cut at this many characters
         self._vocabulary = None
         self._mean_length = 800.0
         self.reference_values_: dict = {}
@@ -108,7 +111,7 @@ class TextGenerator(CollapseGenerator):
 
         vocabulary = self._vocabulary or CharVocabulary.from_documents(training)
         return _FittedText(CharModel.train_on(training, vocabulary, self._settings(), seed=int(seed)),
-                           self._mean_length)
+                           self._mean_length, self.max_document)
 
     def default_n(self, real: list[str]) -> int:
         """Characters per generation when none is given: as many as the real documents hold."""
@@ -132,4 +135,4 @@ class TextGenerator(CollapseGenerator):
     def describe(self) -> dict:
         return {"name": self.name, "model": "character-level GRU", **{
             key: getattr(self, key) for key in ("hidden", "embedding", "steps", "batch", "window", "learning_rate",
-                                                 "temperature", "threads")}}
+                                                 "temperature", "threads", "max_document")}}
