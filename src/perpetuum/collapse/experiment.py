@@ -91,7 +91,8 @@ def run_experiment(
         names = list(dict.fromkeys(name for run in per_run for name in run[strategy.name][0]))
         for name in names:
             columns = [
-                np.array([np.atleast_1d(np.asarray(step.get(name, np.nan), dtype="float64")) for step in run[strategy.name]])
+                np.array([np.atleast_1d(np.asarray(step.get(name, np.nan), dtype="float64"))
+                          for step in run[strategy.name]])
                 for run in per_run
             ]
             by_metric[name] = np.concatenate(columns, axis=1)  # (generations + 1, repeats)

@@ -30,7 +30,8 @@ def gaussian_lab(
 ) -> CollapseResult:
     """Recursive fitting of a standard normal in `dims` dimensions: each repeat draws its own `n` real points
     (the first training set) and the metrics compare every generation with one large sample of the true
-    distribution, measuring each generation's model on 500 fresh points. With n=100, 100 generations and `replace`, the median variance ratio is about exp(-1)."""
+    distribution, measuring each generation's model on 500 fresh points. With n=100, 100 generations and
+    `replace`, the median variance ratio is about exp(-1)."""
     rng = np.random.default_rng(derived_seed(seed, 1_000_003))
     real = rng.standard_normal((repeats, n, dims))
     reference = rng.standard_normal((1, REFERENCE_POINTS, dims))
