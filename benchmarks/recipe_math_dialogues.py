@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher-max-tokens", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --keep (n may be lower than the interrupted run's: the first n count)")
     options = parser.parse_args(argv)
 
     from perpetuum.pipeline.run import generate
@@ -56,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = options.keep or Path(scratch) / "math_dialogues"
         started = time.perf_counter()
-        result = generate(spec, options.records, folder, progress=False)
+        result = generate(spec, options.records, folder, resume=options.resume, progress=False)
         wall = time.perf_counter() - started
+        if options.resume:  # the card adds up every session's wall time
+            wall = result.card["wall_seconds"]
         records = read_records(Path(folder))
     card = result.card
 
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "recipe_math_dialogues",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": _commit(),
+        "sessions": result.card["sessions"],
         "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
                     "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")},
         "turns": spec.column("lesson").turns,

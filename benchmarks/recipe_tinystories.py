@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=None, help="the story's max_tokens (default: the recipe's)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --keep (n may be lower than the interrupted run's: the first n count)")
     options = parser.parse_args(argv)
 
     from perpetuum.pipeline.run import generate
@@ -77,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = options.keep or Path(scratch) / "tinystories"
         started = time.perf_counter()
-        result = generate(spec, options.records, folder, progress=False)
+        result = generate(spec, options.records, folder, resume=options.resume, progress=False)
         wall = time.perf_counter() - started
+        if options.resume:  # the card adds up every session's wall time
+            wall = result.card["wall_seconds"]
         records, dropped = read_records(Path(folder))
     card = result.card
 
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "recipe_tinystories",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": _commit(),
+        "sessions": result.card["sessions"],
         "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
                     "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")},
         "story_max_tokens": spec.column("story").params.max_tokens,
