@@ -169,3 +169,11 @@ def test_collapse_command_writes_json_and_page(tmp_path):
                                (["-k", "0"], "generations")):
         failed = runner.invoke(app, ["collapse", *arguments, "-o", str(tmp_path / "x"), "-q"])
         assert failed.exit_code == 2 and message in failed.output, failed.output
+
+
+def test_text_training_budget_is_fixed_steps_or_fixed_epochs():
+    from perpetuum.collapse.text_generator import TextGenerator
+
+    assert TextGenerator(steps=50)._settings(1_000_000).steps == 50
+    by_epochs = TextGenerator(epochs=2.0, batch=10, window=10)
+    assert by_epochs._settings(1_000).steps == 20 and by_epochs._settings(2_000).steps == 40

@@ -78,18 +78,27 @@ class TextGenerator(CollapseGenerator):
     data_kind = "text"
 
     def __init__(self, hidden: int = 128, embedding: int = 32, steps: int = 200, batch: int = 32, window: int = 64,
-                 learning_rate: float = 5e-3, temperature: float = 1.0, threads: int = 1, max_document: int = 2000):
+                 learning_rate: float = 5e-3, temperature: float = 1.0, threads: int = 1, max_document: int = 2000,
+                 epochs: float | None = None):
         self.hidden, self.embedding, self.steps, self.batch, self.window = hidden, embedding, steps, batch, window
         self.learning_rate, self.temperature, self.threads = learning_rate, temperature, threads
         self.max_document = max_document  # sampled documents are cut at this many characters
+        # epochs: train for this many passes over each generation's training set (the steps grow with it, as in
+        # Gerstgrasser et al.), instead of a fixed number of `steps` whatever its size.
+        self.epochs = epochs
         self._vocabulary = None
         self._mean_length = 800.0
         self.reference_values_: dict = {}
 
-    def _settings(self):
+    def _settings(self, characters: int | None = None):
         from perpetuum.collapse.char_model import ModelSettings
 
-        return ModelSettings(hidden=self.hidden, embedding=self.embedding, steps=self.steps, batch=self.batch,
+        steps = self.steps
+        if self.epochs is not None and characters is not None:
+            if not self.epochs > 0:
+                raise ParameterError(f"epochs must be positive, got {self.epochs!r}")
+            steps = max(1, int(round(self.epochs * characters / (self.batch * self.window))))
+        return ModelSettings(hidden=self.hidden, embedding=self.embedding, steps=steps, batch=self.batch,
                              window=self.window, learning_rate=self.learning_rate, temperature=self.temperature,
                              threads=self.threads)
 
@@ -110,7 +119,8 @@ class TextGenerator(CollapseGenerator):
         from perpetuum.collapse.char_model import CharModel, CharVocabulary
 
         vocabulary = self._vocabulary or CharVocabulary.from_documents(training)
-        return _FittedText(CharModel.train_on(training, vocabulary, self._settings(), seed=int(seed)),
+        settings = self._settings(sum(len(text) + 1 for text in training))
+        return _FittedText(CharModel.train_on(training, vocabulary, settings, seed=int(seed)),
                            self._mean_length, self.max_document)
 
     def default_n(self, real: list[str]) -> int:
@@ -135,4 +145,4 @@ class TextGenerator(CollapseGenerator):
     def describe(self) -> dict:
         return {"name": self.name, "model": "character-level GRU", **{
             key: getattr(self, key) for key in ("hidden", "embedding", "steps", "batch", "window", "learning_rate",
-                                                 "temperature", "threads", "max_document")}}
+                                                 "temperature", "threads", "max_document", "epochs")}}
