@@ -70,7 +70,7 @@ def checkpoint_entries(folder: Path) -> list[dict]:
 
 def test_a_repeated_seeded_prompt_gets_the_same_answer_as_a_fresh_one(server):
     """llama-cpp-python alone decodes only the last token of a prompt it has just seen, in a one-token batch whose
-    logits differ; the server LocalServer starts decodes every prompt whole."""
+    logits differ; the server LocalServer starts always decodes at least two (perpetuum/llm/prompt_cache.py)."""
     backend = server.backend()
 
     async def pairs():
