@@ -9,6 +9,10 @@ reports: kept, dropped and failed records with reasons; the share of dialogues w
 over all dialogues and over those with at least one checkable claim; claims checked; the share of students who said
 "I understand"; messages per dialogue; the judge's mean grades; tokens and wall time; the flagged claims
 themselves. Prints a table and writes benchmarks/results/recipe_math_dialogues.json.
+
+On a busy machine a run can be stopped and reported on as it stands: run with `--keep DIR`, stop it, then the same
+command with `--finished-only` reports the records it finished (filters and dedup applied as `generate` would); or
+`--resume` continues it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,48 @@ def read_records(folder: Path) -> list[dict]:
     return kept + dropped
 
 
+def finished_run(folder: Path, spec, requested: int) -> tuple[list[dict], list[dict], list[dict], dict]:
+    """What an interrupted run in `folder` finished, read from its checkpoint: (every finished record, the kept
+    ones, the dropped lines, a card-like summary). Filters and dedup are applied as `generate` would."""
+    import sqlite3
+
+    from perpetuum.pipeline.filters import apply_filters, deduplicate
+
+    entries: dict[int, dict] = {}
+    for shard in sorted((folder / "checkpoint").glob("shard-*.jsonl")):
+        for line in shard.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by the interruption
+                continue
+            entries[int(entry["index"])] = entry
+    finished = [(index, entry["record"]) for index, entry in sorted(entries.items()) if entry["status"] == "ok"]
+    failed = [entry for entry in entries.values() if entry["status"] != "ok"]
+    kept, dropped = apply_filters(spec, finished)
+    if spec.dedup is not None:
+        kept, duplicates = deduplicate(kept, spec.dedup)
+        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
+    usage = [use for entry in entries.values() for use in (entry.get("usage") or {}).values()]
+    database = sqlite3.connect(f"file:{folder / 'checkpoint' / 'state.sqlite'}?mode=ro", uri=True)
+    wall = sum(end - start for start, end in database.execute("SELECT started_at, updated_at FROM sessions"))
+    database.close()
+    completion = sum(use.get("completion_tokens", 0) for use in usage)
+    summary = {
+        "records": {
+            "requested": requested, "generated": len(finished), "failed": len(failed), "kept": len(kept),
+            "dropped": len(dropped), "dropped_by_reason": dict(Counter(item.reason for item in dropped)),
+            "failed_by_reason": dict(Counter(f"{e.get('column')}: {e.get('error_type')}" for e in failed)),
+        },
+        "tokens": {"prompt": sum(use.get("prompt_tokens", 0) for use in usage), "completion": completion},
+        "wall_seconds": wall,
+        "completion_tokens_per_second": round(completion / wall, 2) if wall else None,
+        "sessions": None,
+    }
+    dropped_lines = [{"index": item.index, "reason": item.reason, "detail": item.detail, "record": item.record}
+                     for item in dropped]
+    return [record for _, record in finished], [record for _, record in kept], dropped_lines, summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--records", type=int, default=50)
@@ -44,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --keep (n may be lower than the interrupted run's: the first n count)")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="generate nothing: report what the interrupted run in --keep finished (any indices)")
     options = parser.parse_args(argv)
 
     from perpetuum.pipeline.run import generate
@@ -55,15 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     if options.teacher_max_tokens is not None:
         spec.column("lesson").roles[1].params.max_tokens = options.teacher_max_tokens
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = options.keep or Path(scratch) / "math_dialogues"
-        started = time.perf_counter()
-        result = generate(spec, options.records, folder, resume=options.resume, progress=False)
-        wall = time.perf_counter() - started
-        if options.resume:  # the card adds up every session's wall time
-            wall = result.card["wall_seconds"]
-        records = read_records(Path(folder))
-    card = result.card
+    if options.finished_only:
+        records, _kept, _dropped, card = finished_run(options.keep, spec, options.records)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = options.keep or Path(scratch) / "math_dialogues"
+            result = generate(spec, options.records, folder, resume=options.resume, progress=False)
+            records = read_records(Path(folder))
+        card = result.card
+    wall = card["wall_seconds"]  # every session's wall time, added up
 
     checks = [r["claim_check"] for r in records]
     with_claims = [c for c in checks if c.get("checked", 0) > 0]
@@ -76,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "recipe_math_dialogues",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": _commit(),
-        "sessions": result.card["sessions"],
+        "sessions": card["sessions"],
+        "finished_only": options.finished_only,
         "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
                     "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")},
         "turns": spec.column("lesson").turns,

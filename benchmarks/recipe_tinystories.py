@@ -10,6 +10,10 @@ grades; tokens and wall time. Then it compares the generated stories with real o
 on the same measures: vocabulary compliance, length, distinct-n, vocabulary size and near-duplicate rate. The
 diversity measures depend on how much text there is, so the real side is shown both for as many stories as were
 generated and for all 532 held-out stories. Prints a table and writes benchmarks/results/recipe_tinystories.json.
+
+On a busy machine a run can be stopped and reported on as it stands: run with `--keep DIR`, stop it, then the same
+command with `--finished-only` reports the records it finished (filters and dedup applied as `generate` would); or
+`--resume` continues it.
 """
 
 from __future__ import annotations
@@ -59,6 +63,48 @@ def text_measures(stories: list[str]) -> dict:
     }
 
 
+def finished_run(folder: Path, spec, requested: int) -> tuple[list[dict], list[dict], list[dict], dict]:
+    """What an interrupted run in `folder` finished, read from its checkpoint: (every finished record, the kept
+    ones, the dropped lines, a card-like summary). Filters and dedup are applied as `generate` would."""
+    import sqlite3
+
+    from perpetuum.pipeline.filters import apply_filters, deduplicate
+
+    entries: dict[int, dict] = {}
+    for shard in sorted((folder / "checkpoint").glob("shard-*.jsonl")):
+        for line in shard.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by the interruption
+                continue
+            entries[int(entry["index"])] = entry
+    finished = [(index, entry["record"]) for index, entry in sorted(entries.items()) if entry["status"] == "ok"]
+    failed = [entry for entry in entries.values() if entry["status"] != "ok"]
+    kept, dropped = apply_filters(spec, finished)
+    if spec.dedup is not None:
+        kept, duplicates = deduplicate(kept, spec.dedup)
+        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
+    usage = [use for entry in entries.values() for use in (entry.get("usage") or {}).values()]
+    database = sqlite3.connect(f"file:{folder / 'checkpoint' / 'state.sqlite'}?mode=ro", uri=True)
+    wall = sum(end - start for start, end in database.execute("SELECT started_at, updated_at FROM sessions"))
+    database.close()
+    completion = sum(use.get("completion_tokens", 0) for use in usage)
+    summary = {
+        "records": {
+            "requested": requested, "generated": len(finished), "failed": len(failed), "kept": len(kept),
+            "dropped": len(dropped), "dropped_by_reason": dict(Counter(item.reason for item in dropped)),
+            "failed_by_reason": dict(Counter(f"{e.get('column')}: {e.get('error_type')}" for e in failed)),
+        },
+        "tokens": {"prompt": sum(use.get("prompt_tokens", 0) for use in usage), "completion": completion},
+        "wall_seconds": wall,
+        "completion_tokens_per_second": round(completion / wall, 2) if wall else None,
+        "sessions": None,
+    }
+    dropped_lines = [{"index": item.index, "reason": item.reason, "detail": item.detail, "record": item.record}
+                     for item in dropped]
+    return [record for _, record in finished], [record for _, record in kept], dropped_lines, summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--records", type=int, default=50)
@@ -67,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --keep (n may be lower than the interrupted run's: the first n count)")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="generate nothing: report what the interrupted run in --keep finished (any indices)")
     options = parser.parse_args(argv)
 
     from perpetuum.pipeline.run import generate
@@ -76,22 +124,23 @@ def main(argv: list[str] | None = None) -> int:
     if options.max_tokens is not None:
         spec.column("story").params.max_tokens = options.max_tokens
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = options.keep or Path(scratch) / "tinystories"
-        started = time.perf_counter()
-        result = generate(spec, options.records, folder, resume=options.resume, progress=False)
-        wall = time.perf_counter() - started
-        if options.resume:  # the card adds up every session's wall time
-            wall = result.card["wall_seconds"]
-        records, dropped = read_records(Path(folder))
-    card = result.card
+    if options.finished_only:
+        records, kept_records, dropped, card = finished_run(options.keep, spec, options.records)
+        wall = card["wall_seconds"]
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = options.keep or Path(scratch) / "tinystories"
+            result = generate(spec, options.records, folder, resume=options.resume, progress=False)
+            records, dropped = read_records(Path(folder))
+        card, kept_records = result.card, result.records
+        wall = card["wall_seconds"]  # every session's wall time, added up
 
     checks = {name: sum(bool(r[name]["passed"]) for r in records) / len(records) for name in CHECKS}
     graded = [r["grade"]["scores"] for r in records if isinstance(r.get("grade"), dict)]
     judge = {name: statistics.fmean(scores[name] for scores in graded) for name in CRITERIA} if graded else {}
     missing = Counter(item.split(" ")[0] for r in records for item in r["words_used"].get("missing", []))
     stories = [r["story"] for r in records]
-    kept_stories = [r["story"] for r in result.records]
+    kept_stories = [r["story"] for r in kept_records]
 
     real_all = [s.strip() for s in gzip.open(REAL_STORIES, "rt", encoding="utf-8").read().split("<|endoftext|>")
                 if s.strip()]
@@ -106,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "recipe_tinystories",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "commit": _commit(),
-        "sessions": result.card["sessions"],
+        "sessions": card["sessions"],
+        "finished_only": options.finished_only,
         "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
                     "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")},
         "story_max_tokens": spec.column("story").params.max_tokens,
