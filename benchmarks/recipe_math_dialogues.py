@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         card = result.card
     wall = card["wall_seconds"]  # every session's wall time, added up
 
+    from perpetuum.recipes.math_claims import check_claims
+
+    for record in records:  # with the checker as it is now, so a run resumed or reported later stays consistent
+        record["claim_check"] = check_claims(record["lesson"])
     checks = [r["claim_check"] for r in records]
     with_claims = [c for c in checks if c.get("checked", 0) > 0]
     flagged = [c for c in checks if c["flags"]]

@@ -23,6 +23,11 @@ said", "if", "not", "wrong", "mistake", ...) can hold a false equation on purpos
 `hedged` and not flagged, as are those in a sentence ending with a question mark. Trigonometric functions of a whole number of at least 7 read it in degrees (sin(30) is
 read as sin(30°)), as a school lesson means. A claim with a decimal number is compared to the precision written
 rounded to the decimal places written (sin(45°) = 0.707 holds; 0.5 = 0.45 and 2/3 = 0.66 do not); "≈" allows 1 %.
+
+Measured false alarms: on GSM8K's 1,319 reference solutions (correct worked arithmetic; calculator annotations
+removed) 3,634 claims are checked and 10 flagged: two are real slips in the data ("3.65 divided by .05 equals 69",
+"$32 - $20 = $300"), the others running totals written as one chain ("$3/2 = $1.50+$3.00=$4.50") or units equated
+with numbers ("Drop 8 degrees = 2 - 8"), false as written.
 """
 
 from __future__ import annotations
@@ -117,9 +122,10 @@ def normalise(text: str) -> str:
     """`text` with mathematics written in plain notation: LaTeX, unicode operators and operation words replaced."""
     for pattern, replacement in _LATEX:
         text = pattern.sub(replacement, text)
-    text = text.translate(_UNICODE)
+    text = text.translate(_UNICODE).replace("\xa0", " ")
     text = re.sub(r"(?<!\d)\*\*|\*\*(?!\d)", " ", text)  # markdown bold, not 2**3
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000
+    text = re.sub(r"(?<![\w.])\.(?=\d)", "0.", text)  # .5
     text = re.sub(r"(?<=\d)\s*[xX]\s*(?=\d)", " * ", text)  # 3 x 4
     number_word = "|".join(_NUMBER_WORDS)
     # Number words next to an operation word become digits ("three plus four"); alone they stay words.
@@ -155,7 +161,7 @@ def _relation_if_mathematical(match: re.Match, symbol: str) -> str:
         return match.group(0)
     span = _SPAN_TAIL.search(before)
     expression = span.group(0) if span else ""
-    if re.search(r"[+\-*/^()°%π]|sqrt|sin|cos|tan|log|ln", expression) or _VARIABLE.search(expression):
+    if re.search(r"[+\-*/^π]|sqrt|sin|cos|tan|log|ln", expression) or _VARIABLE.search(expression):
         return symbol
     return match.group(0)
 
@@ -186,6 +192,7 @@ class _Relation:
 def _split_numbers(span: str) -> list[str]:
     """Two numbers with only a space between them are two things ("page 2 3 + 4"), unless they form a mixed
     number ("1 1/2"), which becomes (1 + 1/2)."""
+    span = re.sub(r"(?<![\d/.])(\d{1,3}) (\d{3})(?![\d/.])", r"\1\2", span)  # 350 000, a thousands group
     span = re.sub(r"(?<![\d/.])(\d+) (\d+)/(\d+)(?![\d.])", r"(\1 + \2/\3)", span)
     return re.split(r"(?<=\d) +(?=\d)", span)
 
@@ -203,6 +210,9 @@ def _parse(text: str):
 
     source = text.strip()
     if not source or not (re.search(r"\d|π", source) or _VARIABLE.search(source)):
+        return None
+    # Ambiguous as written: "1 1/2 / 1/2" (divided by a fraction or by 1, then by 2?), "30/100%1000".
+    if re.search(r"/\s*\d+\s*/\s*\d", source) or re.search(r"%\s*[\d(]", source):
         return None
     source = re.sub(r"(\d+(?:\.\d+)?)\s*°", r"(\1*pi/180)", source)
     source = re.sub(r"(\d+(?:\.\d+)?)\s*%", r"(\1/100)", source)
@@ -243,12 +253,22 @@ def _relations(text: str, start_offset: int, sentence: str) -> list[_Relation]:
     # A question ("1/2 + 1/3 = 2/5?") asks rather than claims.
     hedged = bool(_HEDGES.search(sentence)) or sentence.rstrip().endswith("?")
     for match in _SPAN.finditer(text):
-        for piece in _split_numbers(match.group(0)):
+        pieces = _split_numbers(match.group(0))
+        for number, piece in enumerate(pieces):
             parts = _RELATION.split(piece)
             if len(parts) < 3:
                 continue
             texts = [part.strip() for part in parts[0::2]]
             operators = parts[1::2]
+            # A span that a word cuts is not the whole expression: "18 pink - 6 = 12", "2L + 8 = 22",
+            # "4s + 16 = 2s + 32". Its cut side is left out, so only whole sides are compared.
+            before = text[: match.start()].rstrip(" \t")
+            if number == 0 and (re.search(r"[A-Za-z0-9)]$", before) and re.match(r"[+\-*/^]", texts[0])
+                                or re.search(r"[A-Za-z]$", text[: match.start()])
+                                or re.search(r"[+\-*/^]\s*[A-Za-z][A-Za-z' ]*$", before)):  # "25 + shoe size 5"
+                texts[0] = ""
+            if number == len(pieces) - 1 and re.match(r"[A-Za-z(]", text[match.end():]):
+                texts[-1] = ""
             # Trim a leading or trailing side that is not mathematics ("= 5" after "the answer").
             sides = [_parse(side) for side in texts]
             while sides and sides[0] is None:
@@ -322,12 +342,34 @@ def _show(value, decimals: bool = False) -> str:
 _OPPOSITE = {"<": "≥", ">": "≤", "≤": ">", "≥": "<", "<=": ">", ">=": "<", "=": "≠", "≈": "≉", "≠": "=", "!=": "="}
 
 
+_BARE_SHARE = re.compile(r"^\(?\s*\d+(?:\.\d+)?\s*(?:/\s*\d+|%)\s*\)?$")
+
+
+def _share_of_an_amount(left_text: str, left, right_text: str, right) -> bool:
+    """ "2/5 is equal to 12.8 hectares", "40% = 240 students": a share of a whole said to correspond to an amount,
+    not an equality of numbers."""
+    try:
+        for share_text, share, amount in ((left_text, left, right), (right_text, right, left)):
+            if _BARE_SHARE.match(share_text) and not amount.free_symbols and 0 < float(share) < 1 <= float(amount):
+                return True
+    except (TypeError, ValueError):
+        return False
+    return False
+
+
 def _numeric_claims(relation: _Relation) -> list[Claim]:
     claims = []
     for i, operator in enumerate(relation.operators):
         left, right = relation.sides[i], relation.sides[i + 1]
         written = f"{relation.texts[i]} {operator} {relation.texts[i + 1]}"
         result = _holds(left, right, operator, written)
+        if result is False and re.search(r"[%°]", written):
+            # "% " and "°" can be units ("5 * 10 = 50 degrees", "0.25 * 100 = 25%"): wrong only if wrong both ways.
+            plain = [_parse(re.sub(r"[%°]", "", side)) for side in (relation.texts[i], relation.texts[i + 1])]
+            if None not in plain and _holds(plain[0], plain[1], operator, written):
+                result = True
+        if result is False and _share_of_an_amount(relation.texts[i], left, relation.texts[i + 1], right):
+            continue
         if result is None:
             claims.append(Claim(written, "numeric", None, "could not be evaluated", "", relation.hedged))
             continue
