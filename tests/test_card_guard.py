@@ -175,3 +175,42 @@ def test_generated_dataset_card_carries_lineage_and_text_collapse_signals(tmp_pa
     compared = explicit["collapse_signals"]["per_column"]["story"]["vs_reference"]
     assert compared["length_tail_coverage"] is not None and compared["vocabulary_ratio"] < 1
     assert explicit["warnings"] == explicit["collapse_signals"]["warnings"] and explicit["warnings"]
+
+
+def test_generate_command_takes_a_reference_corpus_and_a_generation(tmp_path, stories):
+    import yaml
+    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+    words = tmp_path / "moods.txt"
+    words.write_text("calm\nbrave\nodd\nshy\n")
+    spec_path = tmp_path / "stories.yaml"
+    spec_path.write_text(yaml.safe_dump(_spec(words)))
+    reference = tmp_path / "real.txt"
+    reference.write_text("\n<|endoftext|>\n".join(stories[:200]) + "\n")
+    result = CliRunner().invoke(
+        app,
+        ["generate", str(spec_path), "-n", "12", "-o", str(tmp_path / "run"), "--reference", str(reference),
+         "--generation", "5"],
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "run" / "card.json").read_text())
+    assert card["lineage"]["generation"] == 5
+    assert card["lineage"]["reference"]["sha256"] == _sha256(reference)
+    assert "vs_reference" in card["collapse_signals"]["per_column"]["story"]
+    assert card["warnings"] and "Warning:" in result.output
+
+
+def test_generate_command_names_a_missing_reference_file(tmp_path):
+    from test_pipeline_support import EchoBackend  # noqa: F401
+
+    import yaml
+
+    words = tmp_path / "moods.txt"
+    words.write_text("calm\n")
+    spec_path = tmp_path / "stories.yaml"
+    spec_path.write_text(yaml.safe_dump(_spec(words)))
+    result = CliRunner().invoke(
+        app, ["generate", str(spec_path), "-n", "2", "-o", str(tmp_path / "run"), "--reference", "nowhere.txt"]
+    )
+    assert result.exit_code == 2
+    assert "nowhere.txt" in result.output and "Traceback" not in result.output

@@ -51,6 +51,25 @@ def generate_command(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="With --resume: generate the records that failed again.")
     ] = False,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="Real text (.txt or .txt.gz; documents separated by blank lines or <|endoftext|> lines) that "
+            "the card's collapse signals compare the generated text with.",
+            show_default=False,
+        ),
+    ] = None,
+    generation: Annotated[
+        int | None,
+        typer.Option(
+            "--generation",
+            min=0,
+            help="Which step of a synthetic-data loop this is, for the card's lineage (default: one past a parent "
+            "card, else 0).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary, only errors.")] = False,
 ) -> None:
     """Generate a dataset from a spec: records are checkpointed as they finish, so --resume loses none.
@@ -70,7 +89,14 @@ def generate_command(
 
     try:
         result = generate(
-            _spec_source(spec), records, output, resume=resume, progress=not quiet, retry_failed=retry_failed
+            _spec_source(spec),
+            records,
+            output,
+            resume=resume,
+            progress=not quiet,
+            retry_failed=retry_failed,
+            reference=reference,
+            generation=generation,
         )
     except KeyboardInterrupt:
         Console(stderr=True).print(
@@ -94,6 +120,8 @@ def generate_command(
         console.print(f"  dropped {count:,}: {reason}", markup=False)
     for reason, count in card["records"]["failed_by_reason"].items():
         console.print(f"  failed {count:,}: {reason}", markup=False)
+    for warning in card.get("warnings", []):
+        Console(stderr=True).print(f"Warning: {warning}", style="yellow", markup=False)
     console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
 
 

@@ -73,6 +73,8 @@ def generate(
     retry_failed: bool = False,
     backends: dict[str, Any] | None = None,
     prices: dict[str, dict | Price] | None = None,
+    reference: list[str] | str | Path | None = None,
+    generation: int | None = None,
 ) -> GenerationResult:
     """Generate `n` records of `spec` into `output_dir`, checkpointing each record as it finishes.
 
@@ -80,11 +82,22 @@ def generate(
     an uninterrupted run with the same spec. retry_failed: with resume, generate failed records again.
     backends: ready Backend objects by spec backend name, used instead of creating them from the spec.
     prices: a price table ({backend or model name: {input_per_million, output_per_million}}) over the spec's.
+    reference: real text (a list of documents, or a .txt/.txt.gz file) the card's collapse signals compare against.
+    generation: which step of a synthetic-data loop this run is (default: one past a parent card, else 0).
     """
     _no_running_loop("generate")
     return asyncio.run(
         agenerate(
-            spec, n, output_dir, resume, progress, retry_failed=retry_failed, backends=backends, prices=prices
+            spec,
+            n,
+            output_dir,
+            resume,
+            progress,
+            retry_failed=retry_failed,
+            backends=backends,
+            prices=prices,
+            reference=reference,
+            generation=generation,
         )
     )
 
@@ -99,6 +112,8 @@ async def agenerate(
     retry_failed: bool = False,
     backends: dict[str, Any] | None = None,
     prices: dict[str, dict | Price] | None = None,
+    reference: list[str] | str | Path | None = None,
+    generation: int | None = None,
 ) -> GenerationResult:
     """The async form of `generate`, for code that already runs an event loop."""
     spec = load_spec(spec)
@@ -118,7 +133,7 @@ async def agenerate(
                 await _run_with_progress(spec, runners, pool, todo, store, progress)
             finally:
                 await pool.close()
-        return _finish(spec, store, n, output_dir, price_table)
+        return _finish(spec, store, n, output_dir, price_table, reference=reference, generation=generation)
     finally:
         store.close()
 
@@ -152,7 +167,9 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _finish(spec: DatasetSpec, store: CheckpointStore, n: int, output_dir: Path, prices) -> GenerationResult:
+def _finish(
+    spec: DatasetSpec, store: CheckpointStore, n: int, output_dir: Path, prices, *, reference=None, generation=None
+) -> GenerationResult:
     """Filters, dedup, output files and the card, from every entry in the checkpoint (index order)."""
     entries = [store.entries[index] for index in sorted(store.entries) if index < n]
     generated = [(entry["index"], entry["record"]) for entry in entries if entry["status"] == "ok"]
@@ -190,6 +207,9 @@ def _finish(spec: DatasetSpec, store: CheckpointStore, n: int, output_dir: Path,
         files=files,
         json_columns=json_columns,
         prices=prices,
+        records=rows,
+        reference=reference,
+        generation=generation,
     )
     files.update(write_card(card, output_dir))
     card["files"] = files
