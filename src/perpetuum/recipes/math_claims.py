@@ -18,16 +18,21 @@ LaTeX \\frac, \\times, \\sqrt, unicode × ÷ − √ π ° ² ³):
 
 Not claims: a bare assignment ("x = 2"), an equation with no stated solution, "the answer is 5" (a side that is
 not mathematics), numbered steps ("Step 1 is ...": "is" becomes "=" only after an operation, a function or a
-variable), times and ratios ("3:30"), lists ("1, 2, 3"). A sentence that quotes or supposes a wrong answer ("you
-said", "if", "not", "wrong", "mistake", ...) can hold a false equation on purpose: its wrong claims are kept as
-`hedged` and not flagged, as are those in a sentence ending with a question mark. Trigonometric functions of a whole number of at least 7 read it in degrees (sin(30) is
-read as sin(30°)), as a school lesson means. A claim with a decimal number is compared to the precision written
-rounded to the decimal places written (sin(45°) = 0.707 holds; 0.5 = 0.45 and 2/3 = 0.66 do not); "≈" allows 1 %.
+variable), times and ratios ("3:30"), lists ("1, 2, 3"), a side cut off by words ("18 pink - 6 = 12"), a share said
+to be an amount ("40% is 240 students"). A sentence that quotes or denies a wrong answer ("you said", "not",
+"wrong", "mistake", ...), a clause that supposes one ("if", "suppose", "would", ... before the claim in its own
+clause) and a question can hold a false equation on purpose: their wrong claims are kept as `hedged` and not
+flagged ("If you multiply them, you get 7*8 = 54" is flagged: the claim is outside the "if" clause).
+Trigonometric functions of a whole number of at least 7 read it in degrees (sin(30) is read as sin(30°)), as a
+school lesson means; "%" and "°" may also be units ("5 * 10 = 50 degrees" holds). A claim with a decimal number is
+compared rounded to the decimal places written (sin(45°) = 0.707 holds; 0.5 = 0.45 and 2/3 = 0.66 do not); "≈"
+allows 1 %.
 
-Measured false alarms: on GSM8K's 1,319 reference solutions (correct worked arithmetic; calculator annotations
-removed) 3,634 claims are checked and 10 flagged: two are real slips in the data ("3.65 divided by .05 equals 69",
-"$32 - $20 = $300"), the others running totals written as one chain ("$3/2 = $1.50+$3.00=$4.50") or units equated
-with numbers ("Drop 8 degrees = 2 - 8"), false as written.
+Measured false alarms: on GSM8K's 1,319 reference solutions (correct final answers; calculator annotations
+removed) 3,637 claims are checked and 10 flagged. Four are real slips in GSM8K's worked text ("3.65 divided by .05
+equals 69", "$32 - $20 = $300", "x = 0.42 + .3x" for 4.2 + .3x, flagged with its step and its solution x = 6);
+three are running totals written as one chain ("$3/2 = $1.50+$3.00=$4.50"); three equate units or shares with
+numbers ("Drop 8 degrees = 2 - 8", "48 = 100% + 20%"): false as written, though not what the author meant.
 """
 
 from __future__ import annotations
@@ -41,12 +46,14 @@ __all__ = ["Claim", "check_claims", "find_claims", "normalise"]
 VARIABLES = "xyznmt"
 _FUNCTIONS = ("sqrt", "sin", "cos", "tan", "log", "ln")
 _RELATION = re.compile(r"(<=|>=|!=|≤|≥|≠|≈|=|<|>)")
-_HEDGES = re.compile(
-    r"\b(not|isn't|wasn't|aren't|doesn't|don't|wrong|incorrect|mistake|mistakes|error|you said|you wrote|you think|"
-    r"you thought|you got|you might|you may|some people|instead|if|suppose|what if|let's say|guess|try|would|"
-    r"could|might|careful|common|trap|misconception|never|no)\b",
+# Words that mark a sentence as quoting or denying a claim ("you said ...", "... is wrong") ...
+_QUOTING = re.compile(
+    r"\b(not|isn't|wasn't|aren't|doesn't|wrong|incorrect|mistake|mistakes|error|you said|you wrote|you think|"
+    r"you thought|you got|you might|you may|some people|instead|careful|common|trap|misconception|never)\b",
     re.IGNORECASE,
 )
+# ... and words that make the claim's own clause a supposition ("if we added tops and bottoms we would get ...").
+_SUPPOSING = re.compile(r"\b(if|suppose|what if|let's say|guess|try|would|could|might)\b", re.IGNORECASE)
 _NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
@@ -251,8 +258,10 @@ def _degrees(expression):
 def _relations(text: str, start_offset: int, sentence: str) -> list[_Relation]:
     found = []
     # A question ("1/2 + 1/3 = 2/5?") asks rather than claims.
-    hedged = bool(_HEDGES.search(sentence)) or sentence.rstrip().endswith("?")
+    quoting = bool(_QUOTING.search(sentence)) or sentence.rstrip().endswith("?")
     for match in _SPAN.finditer(text):
+        clause = re.split(r"[,;:]", text[: match.start()])[-1]
+        hedged = quoting or bool(_SUPPOSING.search(clause))
         pieces = _split_numbers(match.group(0))
         for number, piece in enumerate(pieces):
             parts = _RELATION.split(piece)
