@@ -15,21 +15,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from recipe_runs import git_commit
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "datasets" / "humaneval" / "HumanEval.jsonl.gz"
 
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def decontamination_control(reference: Path) -> dict:
@@ -122,7 +116,7 @@ def main() -> None:
         "card_wall_seconds": card["wall_seconds"],
         "threads": os.environ.get("PERPETUUM_LLM_THREADS"),
         "load_average": os.getloadavg(),
-        "commit": _commit(),
+        "commit": git_commit(),
         "note": args.note,
         "examples_kept": result.records[:3],
         "examples_failed": [

@@ -23,11 +23,12 @@ import gzip
 import json
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from recipe_runs import finished_run, git_commit
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "recipe_tinystories.json"
@@ -61,48 +62,6 @@ def text_measures(stories: list[str]) -> dict:
         "length_pass_rate": sum(MIN_WORDS <= n <= MAX_WORDS for n in lengths) / len(lengths),
         **{f"diversity_{key}": value for key, value in text_diversity(stories).items() if key != "texts"},
     }
-
-
-def finished_run(folder: Path, spec, requested: int) -> tuple[list[dict], list[dict], list[dict], dict]:
-    """What an interrupted run in `folder` finished, read from its checkpoint: (every finished record, the kept
-    ones, the dropped lines, a card-like summary). Filters and dedup are applied as `generate` would."""
-    import sqlite3
-
-    from perpetuum.pipeline.filters import apply_filters, deduplicate
-
-    entries: dict[int, dict] = {}
-    for shard in sorted((folder / "checkpoint").glob("shard-*.jsonl")):
-        for line in shard.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # a line torn by the interruption
-                continue
-            entries[int(entry["index"])] = entry
-    finished = [(index, entry["record"]) for index, entry in sorted(entries.items()) if entry["status"] == "ok"]
-    failed = [entry for entry in entries.values() if entry["status"] != "ok"]
-    kept, dropped = apply_filters(spec, finished)
-    if spec.dedup is not None:
-        kept, duplicates = deduplicate(kept, spec.dedup)
-        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
-    usage = [use for entry in entries.values() for use in (entry.get("usage") or {}).values()]
-    database = sqlite3.connect(f"file:{folder / 'checkpoint' / 'state.sqlite'}?mode=ro", uri=True)
-    wall = sum(end - start for start, end in database.execute("SELECT started_at, updated_at FROM sessions"))
-    database.close()
-    completion = sum(use.get("completion_tokens", 0) for use in usage)
-    summary = {
-        "records": {
-            "requested": requested, "generated": len(finished), "failed": len(failed), "kept": len(kept),
-            "dropped": len(dropped), "dropped_by_reason": dict(Counter(item.reason for item in dropped)),
-            "failed_by_reason": dict(Counter(f"{e.get('column')}: {e.get('error_type')}" for e in failed)),
-        },
-        "tokens": {"prompt": sum(use.get("prompt_tokens", 0) for use in usage), "completion": completion},
-        "wall_seconds": wall,
-        "completion_tokens_per_second": round(completion / wall, 2) if wall else None,
-        "sessions": None,
-    }
-    dropped_lines = [{"index": item.index, "reason": item.reason, "detail": item.detail, "record": item.record}
-                     for item in dropped]
-    return [record for _, record in finished], [record for _, record in kept], dropped_lines, summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "recipe_tinystories",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": _commit(),
+        "commit": git_commit(),
         "sessions": card["sessions"],
         "finished_only": options.finished_only,
         "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
@@ -215,13 +174,6 @@ def print_report(report: dict) -> None:
     for label, key, fmt in rows:
         print(label.ljust(32) + "".join(fmt.format(report["comparison"][c][key]).rjust(width) for c in columns))
 
-
-def _commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 if __name__ == "__main__":
