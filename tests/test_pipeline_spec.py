@@ -74,8 +74,8 @@ def test_every_problem_is_listed_not_just_the_first():
             "columns[1].validator: unknown validator kind 'lint'",
         ),
         (
-            {"name": "x", "kind": "validator", "validator": "code", "target": "topic"},
-            "columns[1].validator: validator kind 'code' needs perpetuum.sandbox.validators",
+            {"name": "x", "kind": "validator", "validator": "code", "target": "topic", "limits": {"wall_secs": 3}},
+            "columns[1].limits: SandboxLimits.__init__() got an unexpected keyword argument 'wall_secs'",
         ),
         (
             {"name": "x", "kind": "sampler", "sampler": "subcategory", "parent": "topik", "values": {"a": ["b"]}},
