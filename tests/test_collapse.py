@@ -177,3 +177,23 @@ def test_text_training_budget_is_fixed_steps_or_fixed_epochs():
     assert TextGenerator(steps=50)._settings(1_000_000).steps == 50
     by_epochs = TextGenerator(epochs=2.0, batch=10, window=10)
     assert by_epochs._settings(1_000).steps == 20 and by_epochs._settings(2_000).steps == 40
+
+
+def test_text_model_early_stopping_on_its_own_validation_share():
+    pytest.importorskip("torch")
+    from perpetuum.collapse.char_model import CharModel, CharVocabulary, ModelSettings
+
+    documents = [f"the cat sat on mat number {i} and the dog ran home {i % 3}" for i in range(20)]
+    vocabulary = CharVocabulary.from_documents(documents)
+    settings = ModelSettings(hidden=8, embedding=4, steps=30, batch=4, window=16, validation_share=0.25,
+                             eval_every=5, patience=1)
+    model = CharModel.train_on(documents, vocabulary, settings, seed=0)
+    again = CharModel.train_on(documents, vocabulary, settings, seed=0)
+    assert 5 <= model.steps_trained_ <= 30 and math.isfinite(model.validation_loss_)
+    assert model.steps_trained_ == again.steps_trained_ and model.validation_loss_ == again.validation_loss_
+    assert CharModel.train_on(documents, vocabulary, ModelSettings(hidden=8, embedding=4, steps=3, batch=4, window=16),
+                              seed=0).validation_loss_ is None
+    with pytest.raises(ParameterError):
+        ModelSettings(validation_share=1.0).check()
+    with pytest.raises(ParameterError):
+        ModelSettings(patience=-1).check()

@@ -76,14 +76,24 @@ class ModelSettings:
     learning_rate: float = 3e-3
     temperature: float = 1.0
     threads: int = 1
+    # Early stopping (off when validation_share is 0): a seeded share of the *training* documents is set aside;
+    # every `eval_every` steps the loss on it is measured, the best weights are kept, and training stops after
+    # `patience` measurements without improvement (0: never stops early, still restores the best weights).
+    validation_share: float = 0.0
+    eval_every: int = 50
+    patience: int = 0
 
     def check(self) -> None:
-        for name in ("hidden", "embedding", "steps", "batch", "window", "threads"):
+        for name in ("hidden", "embedding", "steps", "batch", "window", "threads", "eval_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ParameterError(f"text model setting {name} must be a positive integer, got {value!r}")
         if not self.learning_rate > 0 or not self.temperature > 0:
             raise ParameterError("text model learning_rate and temperature must be positive")
+        if not 0.0 <= self.validation_share < 1.0:
+            raise ParameterError(f"validation_share must be in [0, 1), got {self.validation_share!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ParameterError(f"patience must be a non-negative integer, got {self.patience!r}")
 
 
 class CharModel:
@@ -93,6 +103,8 @@ class CharModel:
         self.vocabulary = vocabulary
         self.settings = settings
         self.network = network
+        self.steps_trained_ = settings.steps
+        self.validation_loss_ = None
 
     @staticmethod
     def _network(vocabulary_size: int, settings: ModelSettings):
@@ -113,9 +125,18 @@ class CharModel:
 
     @classmethod
     def train_on(cls, documents: list[str], vocabulary: CharVocabulary, settings: ModelSettings, seed: int):
-        """A new model trained from scratch for `settings.steps` steps on random windows of the documents."""
+        """A new model trained from scratch for `settings.steps` steps on random windows of the documents.
+
+        With `settings.validation_share` > 0, that share of the documents (a seeded draw) is kept out of training and
+        used for early stopping (see `ModelSettings`); `steps_trained_` and `validation_loss_` record the outcome."""
         torch = _torch()
         settings.check()
+        validation = None
+        if settings.validation_share > 0 and len(documents) >= 2:
+            order = np.random.default_rng(seed).permutation(len(documents))
+            held = max(1, int(round(settings.validation_share * len(documents))))
+            validation = [documents[index] for index in sorted(order[:held])]
+            documents = [documents[index] for index in sorted(order[held:])]
         stream = torch.from_numpy(vocabulary.encode(documents))
         if len(stream) < settings.window + 2:
             raise ParameterError(
@@ -129,6 +150,17 @@ class CharModel:
         generator = torch.Generator().manual_seed(seed)
         offsets_range = len(stream) - settings.window - 1
         positions = torch.arange(settings.window + 1)
+        if validation is not None:
+            # Consecutive windows of the validation documents, at most 256 of them (a fixed, cheap measurement).
+            held_stream = torch.from_numpy(vocabulary.encode(validation))
+            count = min(256, (len(held_stream) - 1) // settings.window)
+            if count < 1:
+                validation = None
+            else:
+                held_windows = torch.stack([held_stream[i * settings.window: (i + 1) * settings.window + 1]
+                                            for i in range(count)])
+        best_loss, best_state, waited = float("inf"), None, 0
+        trained = 0
         network.train()
         for step in range(settings.steps):
             # A cosine-decayed learning rate: a short budget ends at a lower loss than a constant one.
@@ -142,8 +174,28 @@ class CharModel:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimiser.step()
+            trained = step + 1
+            if validation is not None and (trained % settings.eval_every == 0 or trained == settings.steps):
+                network.eval()
+                with torch.no_grad():
+                    held_logits, _ = network(held_windows[:, :-1])
+                    held_loss = float(torch.nn.functional.cross_entropy(
+                        held_logits.reshape(-1, held_logits.shape[-1]), held_windows[:, 1:].reshape(-1)))
+                network.train()
+                if held_loss < best_loss:
+                    best_loss, waited = held_loss, 0
+                    best_state = {key: value.detach().clone() for key, value in network.state_dict().items()}
+                else:
+                    waited += 1
+                    if settings.patience and waited >= settings.patience:
+                        break
+        if best_state is not None:
+            network.load_state_dict(best_state)
         network.eval()
-        return cls(vocabulary, settings, network)
+        model = cls(vocabulary, settings, network)
+        model.steps_trained_ = trained
+        model.validation_loss_ = best_loss if best_state is not None else None
+        return model
 
     def sample_documents(self, characters: int, seed: int, mean_length: float = 800.0,
                          max_document: int = 2000) -> list[str]:

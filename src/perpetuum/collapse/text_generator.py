@@ -79,13 +79,17 @@ class TextGenerator(CollapseGenerator):
 
     def __init__(self, hidden: int = 128, embedding: int = 32, steps: int = 200, batch: int = 32, window: int = 64,
                  learning_rate: float = 5e-3, temperature: float = 1.0, threads: int = 1, max_document: int = 2000,
-                 epochs: float | None = None):
+                 epochs: float | None = None, validation_share: float = 0.0, eval_every: int = 50,
+                 patience: int = 0):
         self.hidden, self.embedding, self.steps, self.batch, self.window = hidden, embedding, steps, batch, window
         self.learning_rate, self.temperature, self.threads = learning_rate, temperature, threads
         self.max_document = max_document  # sampled documents are cut at this many characters
         # epochs: train for this many passes over each generation's training set (the steps grow with it, as in
         # Gerstgrasser et al.), instead of a fixed number of `steps` whatever its size.
         self.epochs = epochs
+        # Early stopping on a share of each generation's own training documents (never the held-out reference):
+        # see `char_model.ModelSettings`. Off when validation_share is 0.
+        self.validation_share, self.eval_every, self.patience = validation_share, eval_every, patience
         self._vocabulary = None
         self._mean_length = 800.0
         self.reference_values_: dict = {}
@@ -100,7 +104,8 @@ class TextGenerator(CollapseGenerator):
             steps = max(1, int(round(self.epochs * characters / (self.batch * self.window))))
         return ModelSettings(hidden=self.hidden, embedding=self.embedding, steps=steps, batch=self.batch,
                              window=self.window, learning_rate=self.learning_rate, temperature=self.temperature,
-                             threads=self.threads)
+                             threads=self.threads, validation_share=self.validation_share,
+                             eval_every=self.eval_every, patience=self.patience)
 
     def set_real(self, real: list[str]) -> None:
         """Fix the vocabulary and the document length scale from the real documents; record their diversity."""
@@ -140,9 +145,11 @@ class TextGenerator(CollapseGenerator):
             "vocabulary_size": vocabulary_size(sample),
             "documents": len(sample),
             "mean_characters": float(np.mean([len(text) for text in sample])),
+            "steps_trained": float(fitted.model_.steps_trained_),
         }
 
     def describe(self) -> dict:
         return {"name": self.name, "model": "character-level GRU", **{
             key: getattr(self, key) for key in ("hidden", "embedding", "steps", "batch", "window", "learning_rate",
-                                                 "temperature", "threads", "max_document", "epochs")}}
+                                                 "temperature", "threads", "max_document", "epochs",
+                                                 "validation_share", "eval_every", "patience")}}
