@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from recipe_runs import finished_run, git_commit
+from recipe_runs import finished_run, git_commit, print_record_counts, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "recipe_math_dialogues.json"
@@ -115,21 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                   for r in records for flag in r["claim_check"]["flags"]][:40],
         "example": records[0] if records else None,
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(report, options.output)
     print_report(report)
     print(f"\nwrote {options.output}")
     return 0
 
 
 def print_report(report: dict) -> None:
-    records = report["records"]
-    print(f"recipe:math_dialogues, {records['requested']} requested: {records['generated']} generated, "
-          f"{records['failed']} failed, {records['kept']} kept, {records['dropped']} dropped")
-    for reason, count in records["dropped_by_reason"].items():
-        print(f"  dropped {count}: {reason}")
-    for reason, count in records["failed_by_reason"].items():
-        print(f"  failed {count}: {reason}")
+    print_record_counts("math_dialogues", report["records"])
     share = report["flagged_share"]
     share_with = report["flagged_share_of_dialogues_with_claims"]
     rows = [

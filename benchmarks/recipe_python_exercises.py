@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from recipe_runs import git_commit
+from recipe_runs import git_commit, print_record_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "datasets" / "humaneval" / "HumanEval.jsonl.gz"
@@ -124,12 +124,7 @@ def main() -> None:
             if not r.get("tests_pass", {}).get("passed")
         ][:3],
     }
-    print(f"records: requested {records['requested']}, generated {records['generated']}, failed {records['failed']}, "
-          f"dropped {records['dropped']}, kept {records['kept']}")
-    for reason, count in records["dropped_by_reason"].items():
-        print(f"  dropped: {reason}: {count}")
-    for reason, count in records["failed_by_reason"].items():
-        print(f"  failed: {reason}: {count}")
+    print_record_counts("python_exercises", records)
     for name, check in checks.items():
         print(f"check {name} ({check['validator']}): {check['passed']} of {check['checked']} passed "
               f"({check['pass_rate']}); failures: {check['failure_reasons']}")

@@ -58,3 +58,18 @@ def finished_run(folder: Path, spec, requested: int) -> tuple[list[dict], list[d
     dropped_lines = [{"index": item.index, "reason": item.reason, "detail": item.detail, "record": item.record}
                      for item in dropped]
     return [record for _, record in finished], [record for _, record in kept], dropped_lines, summary
+
+
+def print_record_counts(recipe: str, records: dict) -> None:
+    """The card's record counts and the reasons behind drops and failures, one line each."""
+    print(f"recipe:{recipe}, {records['requested']} requested: {records['generated']} generated, "
+          f"{records['failed']} failed, {records['kept']} kept, {records['dropped']} dropped")
+    for reason, count in records["dropped_by_reason"].items():
+        print(f"  dropped {count}: {reason}")
+    for reason, count in records["failed_by_reason"].items():
+        print(f"  failed {count}: {reason}")
+
+
+def write_report(report: dict, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from recipe_runs import finished_run, git_commit
+from recipe_runs import finished_run, git_commit, print_record_counts, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "recipe_tinystories.json"
@@ -133,21 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         "drop_details": [{"index": item["index"], "reason": item["reason"], "detail": item["detail"]}
                          for item in dropped[:20]],
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_report(report, options.output)
     print_report(report)
     print(f"\nwrote {options.output}")
     return 0
 
 
 def print_report(report: dict) -> None:
-    records = report["records"]
-    print(f"recipe:tinystories, {records['requested']} requested: {records['generated']} generated, "
-          f"{records['failed']} failed, {records['kept']} kept, {records['dropped']} dropped")
-    for reason, count in records["dropped_by_reason"].items():
-        print(f"  dropped {count}: {reason}")
-    for reason, count in records["failed_by_reason"].items():
-        print(f"  failed {count}: {reason}")
+    print_record_counts("tinystories", report["records"])
     print("check pass rates (all generated): " + ", ".join(f"{k} {v:.0%}" for k, v in report["check_pass_rates"].items()))
     print("missing words by role: " + (", ".join(f"{k} {v}" for k, v in report["missing_words_by_role"].items())
                                         or "none"))
