@@ -23,16 +23,10 @@ def git_commit() -> str | None:
 def finished_run(folder: Path, spec, requested: int) -> tuple[list[dict], list[dict], list[dict], dict]:
     """What an interrupted run in `folder` finished, read from its checkpoint: (every finished record, the kept
     ones, the dropped lines, a card-like summary). Filters and dedup are applied as `generate` would."""
+    from perpetuum.pipeline.checkpoint import read_checkpoint_entries
     from perpetuum.pipeline.filters import apply_filters, deduplicate
 
-    entries: dict[int, dict] = {}
-    for shard in sorted((folder / "checkpoint").glob("shard-*.jsonl")):
-        for line in shard.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:  # a line torn by the interruption
-                continue
-            entries[int(entry["index"])] = entry
+    entries = {int(entry["index"]): entry for entry in read_checkpoint_entries(folder)}
     finished = [(index, entry["record"]) for index, entry in sorted(entries.items()) if entry["status"] == "ok"]
     failed = [entry for entry in entries.values() if entry["status"] != "ok"]
     kept, dropped = apply_filters(spec, finished)

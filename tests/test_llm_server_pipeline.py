@@ -20,6 +20,7 @@ from fault_proxy import FaultProxy
 from perpetuum.llm import GenerationParams
 from perpetuum.llm.server import LocalServer
 from perpetuum.pipeline import generate
+from perpetuum.pipeline.checkpoint import read_checkpoint_entries
 
 THINGS = ["an apple", "the sea", "a fox", "a lamp", "a cloud", "a tree", "a bell", "a kite"]
 
@@ -53,16 +54,6 @@ def spec_for(base_url: str, model: str, timeout: float = 60.0, **execution) -> d
         "output": {"formats": ["jsonl"]},
     }
 
-
-def checkpoint_entries(folder: Path) -> list[dict]:
-    entries = []
-    for shard in sorted((folder / "checkpoint").glob("shard-*.jsonl")):
-        for line in shard.read_text().splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:  # a line torn by the kill; resume cuts it off
-                pass
-    return entries
 
 
 # ---------------------------------------------------------------------------------------------- determinism
@@ -143,7 +134,7 @@ def test_a_generate_process_killed_mid_run_resumes_to_exactly_the_uninterrupted_
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 300
-        while len(checkpoint_entries(out)) < 3:
+        while len(read_checkpoint_entries(out)) < 3:
             assert process.poll() is None, process.stderr.read().decode()
             assert time.monotonic() < deadline, "the generating process checkpointed too few records"
             time.sleep(0.05)
@@ -151,7 +142,7 @@ def test_a_generate_process_killed_mid_run_resumes_to_exactly_the_uninterrupted_
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
-    written_before = {entry["index"] for entry in checkpoint_entries(out)}
+    written_before = {entry["index"] for entry in read_checkpoint_entries(out)}
     assert 3 <= len(written_before) < n
 
     resumed = subprocess.run(
@@ -161,7 +152,7 @@ def test_a_generate_process_killed_mid_run_resumes_to_exactly_the_uninterrupted_
     assert resumed.returncode == 0, resumed.stderr
     straight = generate(spec_path, n, tmp_path / "straight", progress=False)
 
-    entries = checkpoint_entries(out)
+    entries = read_checkpoint_entries(out)
     assert sorted(entry["index"] for entry in entries) == list(range(n))  # none lost, none twice
     assert {entry["index"] for entry in entries if entry["session"] == 1} == written_before
     assert all(entry["status"] == "ok" for entry in entries)

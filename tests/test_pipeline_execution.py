@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from perpetuum.errors import ParameterError
 from perpetuum.pipeline import generate, preview
+from perpetuum.pipeline.checkpoint import read_checkpoint_entries
 from perpetuum.pipeline.executor import RunAborted
 from perpetuum.pipeline.filters import deduplicate
 from perpetuum.pipeline.spec import DedupConfig
@@ -176,7 +177,7 @@ def test_a_run_killed_mid_way_resumes_to_exactly_the_uninterrupted_result(tmp_pa
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait()
-    written_before = {entry["index"] for entry in _entries(out)}
+    written_before = {entry["index"] for entry in read_checkpoint_entries(out)}
     assert 12 <= len(written_before) < n
 
     resumed = generate(spec_path, n, out, resume=True, progress=False)
@@ -184,23 +185,13 @@ def test_a_run_killed_mid_way_resumes_to_exactly_the_uninterrupted_result(tmp_pa
 
     assert (out / "data.jsonl").read_bytes() == (tmp_path / "straight" / "data.jsonl").read_bytes()
     assert resumed.records == uninterrupted.records
-    entries = _entries(out)
+    entries = read_checkpoint_entries(out)
     assert sorted(entry["index"] for entry in entries) == list(range(n))  # none lost, none twice
     assert {entry["index"] for entry in entries if entry["session"] == 1} == written_before
     assert resumed.card["sessions"] == 2
     for key in ("prompt", "completion"):  # tokens of the killed session count too
         assert resumed.card["tokens"][key] == uninterrupted.card["tokens"][key]
 
-
-def _entries(out: Path) -> list[dict]:
-    entries = []
-    for shard in sorted((out / "checkpoint").glob("shard-*.jsonl")):
-        for line in shard.read_text().splitlines():
-            try:
-                entries.append(json.loads(line))
-            except ValueError:  # a line the kill tore; resume cuts it off
-                pass
-    return entries
 
 
 def test_resume_refuses_a_spec_whose_records_would_differ_but_accepts_new_filters_and_more_records(tmp_path):
@@ -366,6 +357,6 @@ def test_a_record_torn_by_a_crash_mid_write_is_generated_again_once(tmp_path):
     shard.write_bytes(data[:-15])  # the last record's line lost its end, as when a process dies mid-write
     resumed = generate(story_spec(), 10, tmp_path, resume=True, progress=False)
     assert resumed.records == complete.records
-    entries = _entries(tmp_path)
+    entries = read_checkpoint_entries(tmp_path)
     assert sorted(entry["index"] for entry in entries) == list(range(10))
     assert [entry["index"] for entry in entries if entry["session"] == 2] == [torn_index]

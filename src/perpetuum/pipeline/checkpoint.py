@@ -22,7 +22,7 @@ from typing import Any
 
 from perpetuum.errors import ParameterError
 
-__all__ = ["CheckpointStore", "CHECKPOINT_FOLDER"]
+__all__ = ["CheckpointStore", "CHECKPOINT_FOLDER", "read_checkpoint_entries"]
 
 CHECKPOINT_FOLDER = "checkpoint"
 STATE_FILE = "state.sqlite"
@@ -190,9 +190,27 @@ class CheckpointStore:
             self._database = None
 
 
+def read_checkpoint_entries(output_dir: str | Path) -> list[dict[str, Any]]:
+    """Every entry in a run's checkpoint, in write order, without changing any file (a torn last line is skipped,
+    not cut): for inspecting a run that may still be going or was killed."""
+    entries = []
+    for shard in sorted((Path(output_dir) / CHECKPOINT_FOLDER).glob("shard-*.jsonl")):
+        entries.extend(_parse_shard(shard.read_bytes())[0])
+    return entries
+
+
 def _read_shard(path: Path) -> list[dict[str, Any]]:
     """The entries of one shard; a torn last line (a crash mid-write) is cut from the file."""
     data = path.read_bytes()
+    entries, position = _parse_shard(data)
+    if position < len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(position)
+    return entries
+
+
+def _parse_shard(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The complete entries of a shard's bytes, and where the first incomplete or torn line starts."""
     entries = []
     position = 0
     while position < len(data):
@@ -204,7 +222,4 @@ def _read_shard(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             break
         position = end + 1
-    if position < len(data):
-        with open(path, "r+b") as handle:
-            handle.truncate(position)
-    return entries
+    return entries, position
