@@ -24,15 +24,12 @@ def finished_run(folder: Path, spec, requested: int) -> tuple[list[dict], list[d
     """What an interrupted run in `folder` finished, read from its checkpoint: (every finished record, the kept
     ones, the dropped lines, a card-like summary). Filters and dedup are applied as `generate` would."""
     from perpetuum.pipeline.checkpoint import read_checkpoint_entries
-    from perpetuum.pipeline.filters import apply_filters, deduplicate
+    from perpetuum.pipeline.filters import keep_records
 
     entries = {int(entry["index"]): entry for entry in read_checkpoint_entries(folder)}
     finished = [(index, entry["record"]) for index, entry in sorted(entries.items()) if entry["status"] == "ok"]
     failed = [entry for entry in entries.values() if entry["status"] != "ok"]
-    kept, dropped = apply_filters(spec, finished)
-    if spec.dedup is not None:
-        kept, duplicates = deduplicate(kept, spec.dedup)
-        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
+    kept, dropped = keep_records(spec, finished)
     usage = [use for entry in entries.values() for use in (entry.get("usage") or {}).values()]
     database = sqlite3.connect(f"file:{folder / 'checkpoint' / 'state.sqlite'}?mode=ro", uri=True)
     wall = sum(end - start for start, end in database.execute("SELECT started_at, updated_at FROM sessions"))

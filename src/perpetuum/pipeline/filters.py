@@ -16,7 +16,7 @@ from typing import Any
 
 from perpetuum.pipeline.spec import DatasetSpec, DedupConfig, ExpressionFilter, ScoreFilter, ValidatorFilter
 
-__all__ = ["Dropped", "apply_filters", "deduplicate", "describe_filter"]
+__all__ = ["Dropped", "apply_filters", "deduplicate", "describe_filter", "keep_records"]
 
 
 @dataclass
@@ -81,6 +81,17 @@ def apply_filters(
                 break
         else:
             kept.append((index, record))
+    return kept, dropped
+
+
+def keep_records(
+    spec: DatasetSpec, records: list[tuple[int, dict[str, Any]]]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[Dropped]]:
+    """The spec's filters, then its dedup when it has one: the kept records and every dropped one, in index order."""
+    kept, dropped = apply_filters(spec, records)
+    if spec.dedup is not None:
+        kept, duplicates = deduplicate(kept, spec.dedup)
+        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
     return kept, dropped
 
 

@@ -22,7 +22,7 @@ from perpetuum.errors import ParameterError
 from perpetuum.pipeline.card import build_card, write_card
 from perpetuum.pipeline.checkpoint import CheckpointStore
 from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runners
-from perpetuum.pipeline.filters import apply_filters, deduplicate
+from perpetuum.pipeline.filters import keep_records
 from perpetuum.pipeline.output import write_outputs
 from perpetuum.pipeline.spec import DatasetSpec, Price, load_spec
 from perpetuum.progress import progress_bar
@@ -173,10 +173,7 @@ def _finish(
     """Filters, dedup, output files and the card, from every entry in the checkpoint (index order)."""
     entries = [store.entries[index] for index in sorted(store.entries) if index < n]
     generated = [(entry["index"], entry["record"]) for entry in entries if entry["status"] == "ok"]
-    kept, dropped = apply_filters(spec, generated)
-    if spec.dedup is not None:
-        kept, duplicates = deduplicate(kept, spec.dedup)
-        dropped = sorted(dropped + duplicates, key=lambda item: item.index)
+    kept, dropped = keep_records(spec, generated)
     output_columns = [column.name for column in spec.columns if not column.drop]
     rows = [{name: record[name] for name in output_columns} for _, record in kept]
     files, json_columns = write_outputs(rows, output_dir, spec.output.formats, output_columns)
