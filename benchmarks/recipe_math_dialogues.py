@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from recipe_runs import finished_run, git_commit, print_record_counts, write_report
+from recipe_runs import add_run_options, finished_run, git_commit, machine, print_record_counts, write_report
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "recipe_math_dialogues.json"
@@ -42,15 +42,9 @@ def read_records(folder: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--records", type=int, default=50)
+    add_run_options(parser, RESULTS)
     parser.add_argument("--turns", type=int, default=None, help="messages per dialogue (default: the recipe's)")
     parser.add_argument("--teacher-max-tokens", type=int, default=None, help="default: the recipe's")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --keep (n may be lower than the interrupted run's: the first n count)")
-    parser.add_argument("--finished-only", action="store_true",
-                        help="generate nothing: report what the interrupted run in --keep finished (any indices)")
     options = parser.parse_args(argv)
 
     from perpetuum.pipeline.run import generate
@@ -89,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": git_commit(),
         "sessions": card["sessions"],
         "finished_only": options.finished_only,
-        "machine": {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
-                    "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")},
+        "machine": machine(load_before),
         "turns": spec.column("lesson").turns,
         "teacher_max_tokens": spec.column("lesson").roles[1].params.max_tokens,
         "records": card["records"],

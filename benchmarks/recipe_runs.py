@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 from collections import Counter
@@ -64,3 +65,20 @@ def print_record_counts(recipe: str, records: dict) -> None:
 def write_report(report: dict, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def add_run_options(parser, default_output: Path) -> None:
+    """-n, --output, --keep, --resume and --finished-only, as every recipe benchmark takes them."""
+    parser.add_argument("-n", "--records", type=int, default=50)
+    parser.add_argument("--output", type=Path, default=default_output)
+    parser.add_argument("--keep", type=Path, default=None, help="write the generated dataset here (default: a temp dir)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --keep (n may be lower than the interrupted run's: the first n count)")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="generate nothing: report what the interrupted run in --keep finished (any indices)")
+
+
+def machine(load_before: tuple[float, float, float]) -> dict:
+    """Cores, the load average before and after the run, and the llama.cpp thread setting."""
+    return {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
+            "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")}
