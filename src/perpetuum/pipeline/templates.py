@@ -1,7 +1,9 @@
 """Jinja2 for specs: one sandboxed environment, the column names a template reads, and rendering with a record.
 
 Templates run in Jinja's immutable sandbox because a spec may come from someone else; a name the record lacks is
-an error (StrictUndefined) rather than an empty string silently sent to a model.
+an error (StrictUndefined) rather than an empty string silently sent to a model. Filters added to Jinja's own:
+`to_json` (a value as JSON) and the code filters of perpetuum.pipeline.code_filters (`code`, `asserts`,
+`python_stub`, `function_name`), which keep the program in a model's answer and drop the prose around it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from perpetuum.pipeline.code_filters import assert_statements, function_name, python_stub, strip_code_fences
 
 __all__ = ["TemplateProblem", "referenced_names", "render", "compile_template"]
 
@@ -24,6 +28,10 @@ def _to_json(value: Any, indent: int | None = None) -> str:
 def environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
     env.filters["to_json"] = _to_json
+    env.filters["code"] = strip_code_fences
+    env.filters["asserts"] = assert_statements
+    env.filters["python_stub"] = python_stub
+    env.filters["function_name"] = function_name
     return env
 
 

@@ -13,7 +13,7 @@ As a spec validator (the `decontamination` kind), it passes clean records and fa
     - name: not_contaminated
       kind: validator
       validator: decontamination
-      template: "{{ exercise.solution }}\\n{{ exercise.tests }}\\n{{ passage }}"
+      template: "{{ solution }}\\n{{ tests }}\\n{{ passage }}"
       references: [benchmarks/HumanEval.jsonl.gz]   # paths relative to the working directory
       n: 13
 

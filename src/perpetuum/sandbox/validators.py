@@ -17,7 +17,6 @@ dataset card groups failure reasons by. Markdown code fences around the code or 
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from typing import Any, Literal
 
@@ -25,23 +24,17 @@ from pydantic import Field
 
 from perpetuum.errors import ParameterError
 from perpetuum.pipeline.columns.validators import Validator, ValidatorSetupError, register_validator
+from perpetuum.pipeline.code_filters import strip_code_fences
 from perpetuum.pipeline.templates import render
 from perpetuum.sandbox.limits import SandboxLimits
 from perpetuum.sandbox.runner import run_python
 
 __all__ = ["CodeValidator", "strip_code_fences", "solution_and_tests"]
 
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
 # Sandboxes running at once across every code validator of the process (each is a process tree of its own).
 _slots = threading.BoundedSemaphore(2)
 _slots_size = 2
 _slots_lock = threading.Lock()
-
-
-def strip_code_fences(text: str) -> str:
-    """The code inside Markdown fences (every fenced block, joined), or the text itself when it has none."""
-    blocks = _FENCE.findall(text)
-    return "\n\n".join(block.strip("\n") for block in blocks) if blocks else text
 
 
 def _as_code(value: Any) -> str | None:

@@ -1,0 +1,118 @@
+"""Jinja filters that pull Python code out of a model's answer, for specs whose columns hold programs.
+
+    {{ answer | code }}          the code inside the answer's Markdown fences (or the answer, when it has none)
+    {{ answer | asserts }}       only the answer's `assert` statements that parse, one per line
+    {{ solution | python_stub }} the first function's signature and docstring: the exercise without its solution
+    {{ solution | function_name }} the first function's name
+
+Small models wrap code in prose, leave a fence unclosed when max_tokens cuts them, or repeat the function under
+test inside their tests; these filters keep what a sandbox can run and what a reader needs.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from typing import Any
+
+__all__ = ["strip_code_fences", "assert_statements", "python_stub", "function_name"]
+
+# A fenced block, optionally tagged python. An unclosed fence (an answer cut by max_tokens or by a stop string on
+# the closing fence) runs to the end of the answer.
+_FENCE = re.compile(r"```[ \t]*(?:python3|python|py)?[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL | re.IGNORECASE)
+_CLOSING_FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
+# An empty fence pair opened twice in a row ("```\n```python\n..."), which small models write.
+_EMPTY_FENCE = re.compile(r"^[ \t]*```[ \t]*\n(?=[ \t]*```)", re.MULTILINE)
+
+
+def strip_code_fences(text: Any, first: bool = False) -> str:
+    """The code inside Markdown fences (every fenced block joined, or only the first with `first=True`), or the text
+    itself when it has none.
+
+    An answer that starts with code and only closes a fence ("def f(): ...\n```\nprose") gives the code before
+    that fence. A block whose fence was never closed was cut short (by max_tokens), so when it does not parse its
+    last, unfinished lines are dropped down to the longest start that does."""
+    text = "" if text is None else str(text)
+    first_fence = _CLOSING_FENCE.search(text)
+    if first_fence and _is_program(text[: first_fence.start()]):
+        return text[: first_fence.start()].strip("\n")
+    blocks = [
+        (match.group(1).strip("\n"), match.group(0).rstrip().endswith("```"))
+        for match in _FENCE.finditer(_EMPTY_FENCE.sub("", text))
+        if match.group(1).strip()
+    ]
+    if not blocks:
+        return text
+    if first:
+        blocks = blocks[:1]
+    code = [block if closed else _complete_start(block) for block, closed in blocks]
+    return "\n\n".join(code)
+
+
+def _complete_start(code: str) -> str:
+    """`code` itself if it parses, else its longest run of first lines that parses (or `code` when none does)."""
+    if _parses(code):
+        return code
+    lines = code.splitlines()
+    for end in range(len(lines) - 1, 0, -1):
+        start = "\n".join(lines[:end]).rstrip()
+        if _is_program(start):
+            return start
+    return code
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return bool(source.strip())
+
+
+def _is_program(source: str) -> bool:
+    """Code that parses and does something: a lone word of prose ("Solution") parses as an expression too."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(not isinstance(node, ast.Expr) for node in tree.body)
+
+
+def assert_statements(text: Any) -> str:
+    """The `assert` statements in `text` (fences removed first) that parse on their own, one per line, in order.
+
+    Everything else (a copy of the function under test, prints, prose) is left out, so the tests cannot replace
+    the solution they are meant to check."""
+    code = strip_code_fences(text)
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):  # e.g. cut by max_tokens: keep the top-level assert lines that parse
+        return "\n".join(line.rstrip() for line in code.splitlines() if line.startswith("assert ") and _parses(line))
+    return "\n".join(ast.unparse(node) for node in tree.body if isinstance(node, ast.Assert))
+
+
+def _first_function(text: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    try:
+        tree = ast.parse(strip_code_fences(text))
+    except (SyntaxError, ValueError):
+        return None
+    return next((node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+
+
+def python_stub(text: Any) -> str:
+    """The first top-level function of `text` (fences removed first) reduced to its signature and docstring, or ""
+    when the code does not parse or defines no function."""
+    function = _first_function(text)
+    if function is None:
+        return ""
+    stub = copy.copy(function)
+    has_docstring = ast.get_docstring(function, clean=False) is not None
+    stub.body = [function.body[0]] if has_docstring else [ast.Expr(ast.Constant(...))]
+    return ast.unparse(stub)
+
+
+def function_name(text: Any) -> str:
+    """The name of the first top-level function of `text`, or "" when there is none."""
+    function = _first_function(text)
+    return function.name if function is not None else ""
