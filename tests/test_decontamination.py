@@ -92,3 +92,42 @@ def test_humaneval_problems_are_found_even_reformatted_and_fresh_code_is_not():
         "assert count_vowels('hello') == 2\nassert count_vowels('') == 0\n"
     )
     assert index.shared_ngrams(fresh) == []
+
+
+def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")  # so that what the command adds is undone after the test
+    spec = {
+        "name": "echoes", "seed": 3, "backends": {"default": {"kind": "test-echo", "echo_only": True}},
+        "columns": [
+            {"name": "hero", "kind": "sampler", "sampler": "category", "values": ["fox", "owl"]},
+            {"name": "story", "kind": "llm_text", "prompt": "the brave little {{ hero }} ran home"},
+            {"name": "clean", "kind": "validator", "validator": "decontamination", "target": "story", "n": 5},
+        ],
+        "filters": [{"kind": "validator", "column": "clean"}],
+    }
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    benchmark = tmp_path / "benchmark.txt"
+    benchmark.write_text("Once upon a time the brave little fox ran home to sleep.\n")
+    runner = CliRunner()
+    made = runner.invoke(app, ["generate", str(spec_path), "-n", "6", "-o", str(tmp_path / "out"),
+                               "--decontaminate", str(benchmark)])
+    assert made.exit_code == 0, made.output
+    kept = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    assert kept and {record["hero"] for record in kept} == {"owl"}
+    assert "dropped" in made.output and "clean passed" in made.output
+
+    missing = runner.invoke(app, ["generate", str(spec_path), "-n", "1", "-o", str(tmp_path / "o2"),
+                                  "--decontaminate", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2 and "nope.jsonl: no such file" in missing.output
+    del spec["columns"][2], spec["filters"]
+    spec_path.write_text(json.dumps(spec))
+    pointless = runner.invoke(app, ["generate", str(spec_path), "-n", "1", "-o", str(tmp_path / "o3"),
+                                    "--decontaminate", str(benchmark)])
+    assert pointless.exit_code == 2 and "no decontamination validator" in pointless.output
+    assert not (tmp_path / "o3").exists()

@@ -70,6 +70,15 @@ def generate_command(
             show_default=False,
         ),
     ] = None,
+    decontaminate: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--decontaminate",
+            help="A benchmark or any text file (.jsonl, .json, .gz or text) that records must not share a 13-gram "
+            "with; added to every decontamination validator of the spec. Repeat for several files.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary, only errors.")] = False,
 ) -> None:
     """Generate a dataset from a spec: records are checkpointed as they finish, so --resume loses none.
@@ -84,9 +93,13 @@ def generate_command(
       perpetuum generate examples/specs/tiny_stories.yaml -n 200 -o out/stories --resume
 
       perpetuum generate recipe:tinystories -n 50 -o out/tinystories
+
+      perpetuum generate recipe:python_exercises -n 50 -o out/py --decontaminate HumanEval.jsonl.gz
     """
     from perpetuum.pipeline.run import generate
 
+    if decontaminate:
+        _add_decontamination_references(spec, decontaminate)
     try:
         result = generate(
             _spec_source(spec),
@@ -123,6 +136,28 @@ def generate_command(
     for warning in card.get("warnings", []):
         Console(stderr=True).print(f"Warning: {warning}", style="yellow", markup=False)
     console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
+
+
+def _add_decontamination_references(spec: str, files: list[Path]) -> None:
+    """Hand `files` to the spec's decontamination validators (through their environment variable), or fail with
+    the reason when a file is missing or the spec has no such validator."""
+    import os
+
+    from perpetuum.errors import ParameterError
+    from perpetuum.pipeline.spec import load_spec
+    from perpetuum.recipes.decontamination import ENVIRONMENT_VARIABLE
+
+    for path in files:
+        if not path.is_file():
+            raise ParameterError(f"--decontaminate {path}: no such file")
+    loaded = load_spec(_spec_source(spec))
+    if not any(getattr(column, "validator", None) == "decontamination" for column in loaded.columns):
+        raise ParameterError(
+            f"--decontaminate: the spec {spec} has no decontamination validator to give the files to; add a column "
+            "{kind: validator, validator: decontamination, target: COLUMN}"
+        )
+    present = [part for part in os.environ.get(ENVIRONMENT_VARIABLE, "").split(os.pathsep) if part]
+    os.environ[ENVIRONMENT_VARIABLE] = os.pathsep.join(present + [str(path.resolve()) for path in files])
 
 
 def preview_command(
