@@ -12,47 +12,37 @@ A new generator is a class with `fit` and `measure`, registered with `@register_
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from perpetuum.collapse.array_metrics import array_metrics
 from perpetuum.errors import ParameterError
+from perpetuum.registry import Registry
 
 __all__ = ["CollapseGenerator", "register_generator", "get_generator", "available_generators",
            "GaussianGenerator", "MixtureGenerator", "TabularGenerator"]
 
-_GENERATORS: dict[str, Callable[..., "CollapseGenerator"]] = {}
+# importing text_generator registers "text" (torch itself is imported only when a text generator is fitted)
+GENERATORS = Registry("collapse generator", preload=("perpetuum.collapse.text_generator",))
 
 
 def register_generator(name: str):
     """Class decorator: make a generator available to `get_generator(name)` and `perpetuum collapse -g name`."""
-
-    def decorate(cls):
-        cls.name = name
-        _GENERATORS[name] = cls
-        return cls
-
-    return decorate
+    return GENERATORS.register(name)
 
 
 def get_generator(name: str, **options) -> "CollapseGenerator":
     """A new generator registered under `name`, built with `options` (e.g. components=3 for gmm)."""
-    import perpetuum.collapse.text_generator  # noqa: F401  (registers "text"; torch is imported only on fit)
-
-    if name not in _GENERATORS:
-        raise ParameterError(f"unknown collapse generator {name!r}; choose one of: {', '.join(available_generators())}")
+    cls = GENERATORS.get(name)
     try:
-        return _GENERATORS[name](**options)
+        return cls(**options)
     except TypeError as error:
         raise ParameterError(f"generator {name!r} does not take these options: {error}") from None
 
 
 def available_generators() -> list[str]:
-    import perpetuum.collapse.text_generator  # noqa: F401
-
-    return sorted(_GENERATORS)
+    return GENERATORS.names()
 
 
 class CollapseGenerator:

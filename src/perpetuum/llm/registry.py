@@ -7,11 +7,10 @@ by calling `register_backend` at import time.
 
 from __future__ import annotations
 
-import importlib
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from perpetuum.errors import ParameterError
+from perpetuum.registry import Registry
 
 if TYPE_CHECKING:
     from perpetuum.llm.base import Backend
@@ -19,37 +18,26 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "perpetuum.llm_backends"
 DEFAULT_BACKEND = "embedded"
 
-_BACKENDS: dict[str, type["Backend"]] = {}
-_BUILT_IN_MODULES = {
-    "embedded": "perpetuum.llm.embedded",
-    "openai": "perpetuum.llm.openai_compatible",
-    "hf": "perpetuum.llm.huggingface",
-}
+# Built-in backends register themselves when their module is imported, which happens on first use.
+BACKENDS = Registry(
+    "LLM backend",
+    modules={
+        "embedded": "perpetuum.llm.embedded",
+        "openai": "perpetuum.llm.openai_compatible",
+        "hf": "perpetuum.llm.huggingface",
+    },
+    entry_point_group=ENTRY_POINT_GROUP,
+)
 
 
 def register_backend(name: str):
     """Class decorator: make a Backend subclass available to `get_backend(name)`."""
-
-    def decorate(cls):
-        cls.name = name
-        _BACKENDS[name] = cls
-        return cls
-
-    return decorate
+    return BACKENDS.register(name)
 
 
 def get_backend_class(name: str) -> type["Backend"]:
     """The Backend class registered as `name` (built-in, entry point, or registered in code)."""
-    if name not in _BACKENDS and name in _BUILT_IN_MODULES:
-        importlib.import_module(_BUILT_IN_MODULES[name])
-    if name not in _BACKENDS:
-        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            if entry_point.name == name:
-                _BACKENDS[name] = entry_point.load()
-                _BACKENDS[name].name = name
-    if name not in _BACKENDS:
-        raise ParameterError(f"unknown LLM backend {name!r}; choose one of: {', '.join(available_backends())}")
-    return _BACKENDS[name]
+    return BACKENDS.get(name)
 
 
 def get_backend(name: str = DEFAULT_BACKEND, **config) -> "Backend":
@@ -69,6 +57,4 @@ def get_backend(name: str = DEFAULT_BACKEND, **config) -> "Backend":
 
 def available_backends() -> list[str]:
     """Names of the built-in, entry-point and code-registered backends."""
-    names = set(_BACKENDS) | set(_BUILT_IN_MODULES)
-    names |= {entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted(names)
+    return BACKENDS.names()

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from perpetuum.errors import PerpetuumError
 from perpetuum.pipeline.columns import ColumnRunner
 from perpetuum.pipeline.templates import render
+from perpetuum.registry import Registry
 
 __all__ = [
     "ValidationOutcome",
@@ -84,44 +85,27 @@ class Validator(ABC):
         """A ValidationOutcome (or an awaitable of one) for `value`; `record` holds the other columns."""
 
 
-_REGISTRY: dict[str, type[Validator]] = {}
 # Kinds provided by modules imported on first use, so the core never imports them up front.
-_LAZY_PROVIDERS: dict[str, str] = {
-    "code": "perpetuum.sandbox.validators",
-    "decontamination": "perpetuum.recipes.decontamination",
-}
+VALIDATORS = Registry(
+    "validator kind",
+    modules={"code": "perpetuum.sandbox.validators", "decontamination": "perpetuum.recipes.decontamination"},
+    name_attribute=None,
+    hint="; or register your own with perpetuum.pipeline.register_validator",
+    error=lambda message: ValidatorSetupError(message, "validator"),
+)
 
 
 def register_validator(kind: str) -> Callable[[type[Validator]], type[Validator]]:
     """Class decorator: make `kind` usable as `validator: <kind>` in specs."""
-
-    def decorate(cls: type[Validator]) -> type[Validator]:
-        _REGISTRY[kind] = cls
-        return cls
-
-    return decorate
+    return VALIDATORS.register(kind)
 
 
 def available_validators() -> list[str]:
-    return sorted(set(_REGISTRY) | set(_LAZY_PROVIDERS))
+    return VALIDATORS.names()
 
 
 def get_validator(kind: str) -> type[Validator]:
-    if kind not in _REGISTRY and kind in _LAZY_PROVIDERS:
-        try:
-            importlib.import_module(_LAZY_PROVIDERS[kind])
-        except ImportError:
-            raise ValidatorSetupError(
-                f"validator kind {kind!r} needs {_LAZY_PROVIDERS[kind]}, which is not installed or not written yet",
-                "validator",
-            ) from None
-    if kind not in _REGISTRY:
-        raise ValidatorSetupError(
-            f"unknown validator kind {kind!r}; use one of {', '.join(available_validators())} "
-            "or register your own with perpetuum.pipeline.register_validator",
-            "validator",
-        )
-    return _REGISTRY[kind]
+    return VALIDATORS.get(kind)
 
 
 def build_validator(kind: str, options: dict[str, Any]) -> Validator:
