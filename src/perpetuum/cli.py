@@ -264,6 +264,11 @@ DataArgument = Annotated[
         show_default=False,
     ),
 ]
+RowsOption = Annotated[int, typer.Option("--rows", "-n", help="How many rows to generate.", show_default=False)]
+OutputFileOption = Annotated[
+    Path,
+    typer.Option("--output", "-o", help="Output file; its extension picks the format: .csv, .csv.gz, .parquet or .jsonl."),
+]
 TableOption = Annotated[
     Optional[str], typer.Option("--table", help="Table to read when DATA is a database.", show_default=False)
 ]
@@ -372,15 +377,8 @@ def sample(
         Path,
         typer.Argument(metavar="MODEL_DIR", help="A model folder written by `perpetuum fit`.", show_default=False),
     ],
-    rows: Annotated[int, typer.Option("--rows", "-n", help="How many rows to generate.", show_default=False)],
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Output file; its extension picks the format: .csv, .csv.gz, .parquet or .jsonl.",
-        ),
-    ],
+    rows: RowsOption,
+    output: OutputFileOption,
     where: WhereOption = None,
     seed: SeedOption = 0,
     reference: Annotated[
@@ -453,15 +451,8 @@ NoPrivacyAttacksOption = Annotated[
 @_friendly_errors
 def synthesize(
     data: DataArgument,
-    rows: Annotated[int, typer.Option("--rows", "-n", help="How many rows to generate.", show_default=False)],
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Output file; its extension picks the format: .csv, .csv.gz, .parquet or .jsonl.",
-        ),
-    ],
+    rows: RowsOption,
+    output: OutputFileOption,
     model: ModelOption = "quality",
     where: WhereOption = None,
     seed: SeedOption = 0,

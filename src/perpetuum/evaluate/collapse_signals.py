@@ -10,13 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from perpetuum.evaluate.coverage import (
-    MAX_LISTED_CATEGORIES,
-    category_counts,
-    checked_columns,
-    identifier_like,
-    plain,
-)
+from perpetuum.evaluate.coverage import categorical_counts, checked_columns, identifier_like, listed_categories
 from perpetuum.evaluate.encoding import as_float, is_numeric
 
 # Real percentiles that mark a numeric column's lower and upper tails.
@@ -87,14 +81,10 @@ def rare_category_survival(real: pd.DataFrame, synthetic: pd.DataFrame, *, rare_
     Returns {"score": mean survival over columns (NaN if no column has a rare category), "rare_share",
     "per_column": {column: {"survival", "n_rare", "n_lost", "lost"}}}.
     """
-    columns = checked_columns(real, synthetic)
     per_column = {}
-    for column in columns:
-        if is_numeric(real[column]):
-            continue
-        labels, real_counts, synthetic_counts = category_counts(real[column], synthetic[column])
+    for column, labels, real_counts, synthetic_counts in categorical_counts(real, synthetic):
         seen = real_counts > 0
-        if not seen.any() or identifier_like(int(seen.sum()), int(real_counts.sum())):
+        if identifier_like(int(seen.sum()), int(real_counts.sum())):
             continue
         real_share = real_counts / real_counts.sum()
         rare = np.flatnonzero(seen & (real_share < rare_share))
@@ -106,10 +96,7 @@ def rare_category_survival(real: pd.DataFrame, synthetic: pd.DataFrame, *, rare_
             "survival": float(1.0 - len(lost) / len(rare)),
             "n_rare": int(len(rare)),
             "n_lost": int(len(lost)),
-            "lost": [
-                {"category": plain(labels[code]), "real_share": float(real_share[code])}
-                for code in lost[:MAX_LISTED_CATEGORIES]
-            ],
+            "lost": listed_categories(labels, lost, real_share),
         }
     score = _mean(entry["survival"] for entry in per_column.values())
     return {"score": score, "rare_share": rare_share, "per_column": per_column}

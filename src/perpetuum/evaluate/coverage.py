@@ -60,15 +60,9 @@ def category_coverage(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
     Returns {"score": mean coverage over categorical columns that are not identifier-like (NaN if there is
     none), "per_column": {column: {...}}}.
     """
-    columns = checked_columns(real, synthetic)
     per_column = {}
-    for column in columns:
-        if is_numeric(real[column]):
-            continue
-        labels, real_counts, synthetic_counts = category_counts(real[column], synthetic[column])
+    for column, labels, real_counts, synthetic_counts in categorical_counts(real, synthetic):
         seen = real_counts > 0
-        if not seen.any():
-            continue
         present = seen & (synthetic_counts > 0)
         real_share = real_counts / real_counts.sum()
         absent = np.flatnonzero(seen & ~present)
@@ -79,10 +73,7 @@ def category_coverage(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
             "n_real_categories": int(seen.sum()),
             "identifier_like": identifier_like(int(seen.sum()), int(real_counts.sum())),
             "n_absent": int(len(absent)),
-            "absent": [
-                {"category": plain(labels[code]), "real_share": float(real_share[code])}
-                for code in absent[:MAX_LISTED_CATEGORIES]
-            ],
+            "absent": listed_categories(labels, absent, real_share),
         }
     scored = (entry["coverage"] for entry in per_column.values() if not entry["identifier_like"])
     return {"score": _mean(scored), "per_column": per_column}
@@ -128,6 +119,22 @@ def checked_columns(real: pd.DataFrame, synthetic: pd.DataFrame, what: str = "sy
         if len(frame) == 0:
             raise DataInputError(f"the {name} table has no rows; pass a table with at least one row")
     return columns
+
+
+def categorical_counts(real: pd.DataFrame, synthetic: pd.DataFrame):
+    """(column, labels, real counts, synthetic counts) for each categorical column that holds a real value."""
+    for column in checked_columns(real, synthetic):
+        if is_numeric(real[column]):
+            continue
+        labels, real_counts, synthetic_counts = category_counts(real[column], synthetic[column])
+        if (real_counts > 0).any():
+            yield column, labels, real_counts, synthetic_counts
+
+
+def listed_categories(labels: np.ndarray, codes: np.ndarray, real_share: np.ndarray) -> list[dict]:
+    """The first MAX_LISTED_CATEGORIES of `codes` as {"category", "real_share"}, for a report's lists."""
+    return [{"category": plain(labels[code]), "real_share": float(real_share[code])}
+            for code in codes[:MAX_LISTED_CATEGORIES]]
 
 
 def category_counts(real: pd.Series, synthetic: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
