@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/screenshot_report.py perpetuum-demo/report.html report.png [--width 1280]
 
-Uses the same browser and flags as tests/test_report_browser.py (/usr/bin/chromium, installed by `bash dev.sh
-test`), and prints the console messages and page errors it saw, so a broken report shows here too.
+Uses the same browser and flags as the browser tests (tests/browser_support.py: /usr/bin/chromium, installed by
+`bash dev.sh test`), and prints the console messages and page errors it saw, so a broken report shows here too.
 """
 
 from __future__ import annotations
@@ -12,16 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# the browser, flags and launch the browser tests use
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from browser_support import CHROMIUM, launch_chromium  # noqa: E402
 
 
 def screenshot(report: Path, output: Path, width: int = 1280) -> list[str]:
@@ -30,7 +23,7 @@ def screenshot(report: Path, output: Path, width: int = 1280) -> list[str]:
 
     messages: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.on("console", lambda message: messages.append(f"console {message.type}: {message.text}"))
@@ -48,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="the PNG file to write")
     parser.add_argument("--width", type=int, default=1280, help="viewport width in pixels (default 1280)")
     options = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing; install Debian's chromium (apt-get install -y chromium)", file=sys.stderr)
         return 2
     if not options.report.is_file():

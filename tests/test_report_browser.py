@@ -10,30 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import launch_chromium, needs_chromium
 
 from perpetuum.datasets import load_adult
 from perpetuum.evaluate import evaluate
 from perpetuum.tabular import get_synthesizer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # A column name and a label that would run script if the report did not escape them.
 HOSTILE_COLUMN = "<script>window.__perpetuumInjected = 1</script>"
 HOSTILE_LABEL = '<img src="x" onerror="window.__perpetuumImage = 1">'
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is missing: run `bash dev.sh test` (it installs Debian's chromium) or "
-    "`apt-get install -y chromium`",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +43,7 @@ def page_session(report):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     seen = {"console": [], "errors": [], "requests": []}
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda message: seen["console"].append((message.type, message.text)))

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_support import launch_chromium, needs_chromium
 
 from perpetuum.review import ReviewStore, create_app
 from test_review import (
@@ -23,16 +24,9 @@ from test_review import (
     write_dataset,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 FIXED_TURN = "Good start! Count on from 7: 8, 9, 10, 11, 12. So 7 + 5 is 12."
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is missing: run `bash dev.sh test` (it installs Debian's chromium) or "
-    "`apt-get install -y chromium`",
-)
+pytestmark = needs_chromium
 
 
 class Server:
@@ -67,7 +61,7 @@ class Server:
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:
