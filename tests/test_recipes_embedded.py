@@ -69,3 +69,26 @@ def test_math_dialogues_runs_by_name_and_checks_the_teachers_claims(tmp_path):
             assert record["lesson"][flag["turn"]]["role"] == flag["role"] == "teacher"
         assert isinstance(record["student_understood"], bool)
         assert set(record["grade"]["scores"]) == {"clarity", "misconception"}
+
+
+def test_python_exercises_runs_by_name_and_runs_every_solution_in_the_sandbox(tmp_path):
+    spec = load_recipe("python_exercises")
+    for name, max_tokens in (("exercise_answer", 120), ("tests_answer", 80), ("passage", 32)):
+        spec.column(name).params.max_tokens = max_tokens
+    result = generate(spec, 2, tmp_path / "exercises", progress=False)
+    assert result.n_failed == 0, result.card["records"]["failed_by_reason"]
+    records = all_records(tmp_path / "exercises")
+    assert len(records) == 2
+    left_out = {column["name"] for column in result.card["columns"] if column.get("dropped_from_output")}
+    assert left_out == {"exercise_answer", "tests_answer"}
+    for record in records:
+        assert "```" not in record["solution"] and record["passage"].strip()
+        assert record["problem"] == "" or record["problem"].startswith(("def ", "async def "))
+        assert all(line.startswith("assert ") for line in record["tests"].splitlines())
+        verdict = record["tests_pass"]
+        assert verdict["status"] in {"ok", "failed", "missing", "timeout", "memory", "crashed", "file_limit",
+                                     "output_limit"}, verdict
+        assert verdict["passed"] == (verdict["status"] == "ok")
+        assert record["exercise_not_contaminated"]["passed"] is True
+    checks = result.card["validators"]["tests_pass"]
+    assert checks["checked"] == 2 and checks["passed"] >= result.n_kept  # only records that passed are kept
