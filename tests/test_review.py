@@ -191,11 +191,30 @@ def test_editing_a_dialogue_turn_changes_only_that_turn_and_logs_before_and_afte
     assert record.current["lesson"][1] == {"role": "teacher", "content": "Good start! 7 + 5 is 12."}
     assert record.original["lesson"][1]["content"] == WRONG_TURN
     assert record.current["lesson"][0] == record.original["lesson"][0]
-    [entry] = store.log(0)
+    entry, recheck = store.log(0)
     assert entry["action"] == "edit" and entry["field"] == "lesson[1].content"
     assert entry["path"] == ["lesson", 1, "content"]
     assert (entry["before"], entry["after"], entry["reviewer"]) == (WRONG_TURN, "Good start! 7 + 5 is 12.", "ana")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["at"])
+    # the claim checker reads the lesson, so it ran again: the corrected claim no longer flags the record
+    assert (recheck["action"], recheck["field"], recheck["version"]) == ("recheck", "claim_check", 2)
+    assert recheck["before"]["passed"] is False and recheck["after"] == record.current["claim_check"]
+    assert record.current["claim_check"]["passed"] is True and "claim_check" not in record.flagged
+
+
+def test_an_edit_that_makes_a_wrong_claim_flags_it_and_unreadable_validators_are_marked_stale(store):
+    record = store.edit(1, ["lesson", 1, "content"], "Easy: 7 + 5 = 13.", version=1, reviewer="ana")
+    check = record.current["claim_check"]
+    assert check["passed"] is False and [flag["claim"] for flag in check["flags"]] == ["7 + 5 = 13"]
+    assert check["flags"][0]["turn"] == 1 and "claim_check" in record.flagged
+    # tests_pass reads the solution through a function that does not import here: its verdict is kept, marked stale
+    record = store.edit(1, ["solution"], "def add(a, b):\n    return b + a\n", version=2, reviewer="ana")
+    stale = record.current["tests_pass"]
+    assert stale["passed"] is True and "not re-checked after the edit" in stale["recheck_error"]
+    assert [entry["action"] for entry in store.log(1)] == ["edit", "recheck", "edit", "recheck"]
+    # editing a column no validator reads re-runs nothing
+    store.edit(1, ["problem", "title"], "Pears", version=3, reviewer="ana")
+    assert [entry["action"] for entry in store.log(1)][-1] == "edit"
 
 
 def test_editing_back_to_the_original_clears_the_edited_mark(store):
@@ -253,7 +272,8 @@ def test_simultaneous_saves_from_many_threads_let_exactly_one_win(folder):
     assert len(outcomes) == 6
     record = stores[0].get(0)
     assert (record.version, record.current["lesson"][1]["content"]) == (2, f"fix {winner}")
-    assert sorted(entry["action"] for entry in stores[0].log(0)) == ["conflict"] * 5 + ["edit"]
+    # the winner's edit re-ran the claim checker on its text, so its verdict changed too
+    assert sorted(entry["action"] for entry in stores[0].log(0)) == ["conflict"] * 5 + ["edit", "recheck"]
 
 
 def test_reject_needs_a_reason_and_reset_returns_to_pending(store):
@@ -360,6 +380,23 @@ def test_exercise_code_and_each_test_are_highlighted_with_the_test_result(tmp_pa
     edited = store.edit(0, ["exercise", "tests", 1], "assert count_vowels('') == 0  # fixed", version=1, reviewer="ana")
     assert edited.current["exercise"]["tests"][1].endswith("# fixed")
     assert store.log(0)[0]["field"] == "exercise.tests[1]"
+    # the edit re-ran the solution against its tests in the sandbox: they pass, so the record is no longer flagged
+    assert edited.current["tests_pass"]["passed"] is True and edited.current["tests_pass"]["status"] == "ok"
+    assert edited.flagged == [] and store.log(0)[1]["action"] == "recheck"
+    broken = store.edit(0, ["exercise", "solution"], "def count_vowels(text):\n    return 0", version=2, reviewer="ana")
+    assert broken.current["tests_pass"]["passed"] is False and "AssertionError" in broken.current["tests_pass"]["message"]
+    assert broken.flagged == ["tests_pass"]
+
+
+def test_a_validator_that_depends_on_its_run_is_not_re_run_but_marked_stale(tmp_path):
+    columns = {"text": {"kind": "llm_text"},
+               "clean": {"kind": "validator", "validator": "decontamination", "target": "text", "n": 3,
+                         "references": []}}
+    records = [{"text": "a story", "clean": {"passed": False, "message": "contaminated: shares 1 13-gram"}}]
+    store = ReviewStore.open(write_dataset(tmp_path / "decon", records, columns=columns))
+    record = store.edit(0, ["text"], "another story", version=1, reviewer="ana")
+    assert record.current["clean"]["passed"] is False  # kept: the reference files are not known here
+    assert "depends on what its generating run was given" in record.current["clean"]["recheck_error"]
 
 
 # -- export ------------------------------------------------------------------------------------------------------
@@ -384,7 +421,8 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     [rejected] = _read_jsonl(out / "rejected.jsonl")
     assert (rejected["index"], rejected["detail"], rejected["record"]["problem"]["title"]) == (2, "hostile markup", HOSTILE)
     log = _read_jsonl(out / "review_log.jsonl")
-    assert [(entry["record"], entry["action"]) for entry in log] == [(0, "edit"), (0, "accept"), (1, "accept"), (2, "reject")]
+    assert [(entry["record"], entry["action"]) for entry in log] == [
+        (0, "edit"), (0, "recheck"), (0, "accept"), (1, "accept"), (2, "reject")]
     assert set(log[0]) >= {"record", "field", "before", "after", "reviewer", "at"}
     card = json.loads((out / "card.json").read_text())
     review = card["review"]
@@ -397,7 +435,9 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert Path(card["files"]["jsonl"]).parent == out
     markdown = (out / "card.md").read_text()
     assert markdown.startswith("# math_dialogues") and "## Review" in markdown
-    assert "| 4 | 3 | 2 | 1 | 1 | 1 | 2 |" in markdown and "hostile markup" in markdown
+    # flagged: record 3's failing tests; record 0's wrong claim was corrected and its check re-run
+    assert "| 4 | 3 | 2 | 1 | 1 | 1 | 1 |" in markdown and "hostile markup" in markdown
+    assert review["verdicts_changed_by_recheck"] == 1
     assert (folder / "data.jsonl").read_text() == "".join(json.dumps(r) + "\n" for r in dataset_records())
 
 

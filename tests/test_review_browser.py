@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from browser_support import launch_chromium, needs_chromium
 
+from perpetuum.recipes.math_claims import check_claims
 from perpetuum.review import ReviewStore, create_app
 from test_review import (
     EXERCISE_COLUMNS,
@@ -144,8 +145,12 @@ def test_fix_a_flagged_teacher_turn_accept_reject_another_and_export(served, fol
     counts = {name: page.locator(f"[data-count={name}]").inner_text()
               for name in ("accepted", "rejected", "edited", "reviewed", "pending")}
     assert counts == {"accepted": "1", "rejected": "1", "edited": "1", "reviewed": "2", "pending": "2"}
-    assert page.locator("tr[data-id='0'] .badge.accepted").count() == 1
+    # the corrected claim was checked again on save, so record 0 has left the flagged queue
+    assert page.locator("tr[data-id='0']").count() == 0 and page.locator("[data-count=flagged]").inner_text() == "1"
     assert "the solution subtracts" in page.locator("tr[data-id='3']").inner_text()
+    page.uncheck("input[name=flagged]")
+    page.click("button:has-text('Show')")
+    assert page.locator("tr[data-id='0'] .badge.accepted").count() == 1
 
     from typer.testing import CliRunner
 
@@ -157,12 +162,14 @@ def test_fix_a_flagged_teacher_turn_accept_reject_another_and_export(served, fol
     [exported] = _read_jsonl(out / "data.jsonl")
     expected = dataset_records()[0]
     expected["lesson"][1]["content"] = FIXED_TURN
-    assert exported == expected
+    expected["claim_check"] = check_claims(expected["lesson"])  # re-run when the turn was saved
+    assert expected["claim_check"]["passed"] is True and exported == expected
     [rejected] = _read_jsonl(out / "rejected.jsonl")
     assert (rejected["index"], rejected["detail"]) == (3, "the solution subtracts")
     log = _read_jsonl(out / "review_log.jsonl")
     assert [(entry["record"], entry["action"], entry["field"], entry["reviewer"]) for entry in log] == [
-        (0, "edit", "lesson[1].content", "ana"), (0, "accept", None, "ana"), (3, "reject", None, "ana")]
+        (0, "edit", "lesson[1].content", "ana"), (0, "recheck", "claim_check", "ana"), (0, "accept", None, "ana"),
+        (3, "reject", None, "ana")]
     assert (log[0]["before"], log[0]["after"]) == (WRONG_TURN, FIXED_TURN)
     review = json.loads((out / "card.json").read_text())["review"]
     assert (review["accepted"], review["rejected"], review["edited"], review["pending"]) == (1, 1, 1, 2)
@@ -220,7 +227,8 @@ def test_a_second_reviewer_saving_the_same_turn_sees_both_versions_and_loses_not
         second.page.click("#save-mine")  # deliberately, after seeing both
         second.page.wait_for_url("**/records/0*")
         assert second.page.locator("#lesson-turn-1 .content").inner_text() == "Ben's fix: twelve."
-        actions = [(entry["action"], entry["after"]) for entry in ReviewStore.open(folder).log(0)]
+        actions = [(entry["action"], entry["after"]) for entry in ReviewStore.open(folder).log(0)
+                   if entry["action"] != "recheck"]
         assert actions == [
             ("edit", "Ana's fix: 7 + 5 is 12."),
             ("conflict", {"action": "edit", "value": "Ben's fix: twelve."}),

@@ -173,6 +173,8 @@ def _environment_references() -> list[str]:
 class DecontaminationValidator(Validator):
     """Fails a record whose text shares `min_shared` or more n-grams with any reference file."""
 
+    depends_on_run = True  # the references may come from $PERPETUUM_DECONTAMINATION_REFERENCES or --decontaminate
+
     class Options(Validator.Options):
         references: list[str] = Field(default_factory=list, description="Reference files (benchmarks, held-out).")
         n: int = Field(default=DEFAULT_N, ge=3, le=100, description="Tokens per n-gram.")

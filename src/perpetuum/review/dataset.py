@@ -219,7 +219,8 @@ def turn_flags(record: dict[str, Any], columns: list[ColumnInfo]) -> dict[str, d
         dialogue = referred[0] if referred else dialogues[0]
         for flag in value["flags"]:
             if isinstance(flag, dict) and isinstance(flag.get("turn"), int):
-                found.setdefault(dialogue, {}).setdefault(flag["turn"], []).append({**flag, "validator": column.name})
+                found.setdefault(dialogue, {}).setdefault(flag["turn"], []).append(
+                    {**flag, "validator": column.name, "stale": bool(value.get("recheck_error"))})
     return found
 
 

@@ -32,7 +32,7 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
     """The numbers a card's "review" section holds."""
     counts = store.counts()
     log = store.log()
-    actions = [entry for entry in log if entry["action"] != "conflict"]
+    actions = [entry for entry in log if entry["action"] not in ("conflict", "recheck")]
     edits = [entry for entry in actions if entry["action"] == "edit"]
     records = store.all()
     rejected = [record for record in records if record.status == "rejected"]
@@ -50,6 +50,7 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
         "rejection_reasons": dict(Counter(record.reason for record in rejected)),
         "actions_by_reviewer": dict(Counter(entry["reviewer"] for entry in actions)),
         "conflicts": sum(entry["action"] == "conflict" for entry in log),
+        "verdicts_changed_by_recheck": sum(entry["action"] == "recheck" for entry in log),
         "first_action_at": actions[0]["at"] if actions else None,
         "last_action_at": actions[-1]["at"] if actions else None,
         "source": str(store.dataset.folder),

@@ -25,6 +25,7 @@ from typing import Any
 
 from perpetuum.errors import DataInputError, ParameterError, PerpetuumError
 from perpetuum.review.dataset import ColumnInfo, Dataset, find_data_file, load_dataset, record_summary
+from perpetuum.review.recheck import recheck
 
 __all__ = ["ReviewStore", "ReviewRecord", "VersionConflict", "ReviewError", "STORE_FILE", "field_label", "SORTS"]
 
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id INTEGER NOT NULL,
-    action TEXT NOT NULL,            -- edit, accept, reject, reset, conflict (a save refused as stale)
+    action TEXT NOT NULL,            -- edit, recheck (a validator re-run by an edit), accept, reject, reset,
+                                     -- conflict (a save refused as stale)
     field TEXT,                      -- e.g. lesson[3].content
     path TEXT,                       -- the same as a JSON list
     before TEXT,                     -- JSON
@@ -340,7 +342,9 @@ class ReviewStore:
         """Set the value at `path` (a column, then keys and list indexes inside it) to `value`.
 
         The value must keep the type of the one it replaces where that was text (text stays text); otherwise any
-        JSON value is allowed. Saving the value already there changes nothing and logs nothing."""
+        JSON value is allowed. Saving the value already there changes nothing and logs nothing. The validators that
+        read the edited column are re-run (perpetuum.review.recheck); each verdict that changes is saved with the
+        edit and logged as a "recheck" entry after it."""
         if not isinstance(path, list) or not path or not isinstance(path[0], str):
             raise ReviewError(f"a field path starts with a column name; got {path!r}")
         with self._transaction() as connection:
@@ -354,6 +358,10 @@ class ReviewStore:
             if before == value:
                 return record
             parent[key] = value
+            rechecked = {name: after for name, after in recheck(self.columns, current, path[0]).items()
+                         if after != current[name]}
+            verdicts_before = {name: current[name] for name in rechecked}
+            current.update(rechecked)
             summary = record_summary(current)
             new_version = record.version + 1
             now = _utc_now()
@@ -365,6 +373,9 @@ class ReviewStore:
                  record_id, record.version),
             )
             self._append(connection, record_id, "edit", path, before, value, reviewer, now, new_version)
+            for name, after in rechecked.items():
+                self._append(connection, record_id, "recheck", [name], verdicts_before[name], after, reviewer, now,
+                             new_version)
             return self._get(connection, record_id)
 
     def accept(self, record_id: int, *, version: int, reviewer: str) -> ReviewRecord:

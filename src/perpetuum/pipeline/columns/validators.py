@@ -47,6 +47,8 @@ __all__ = [
     "available_validators",
     "build_validator",
     "ValidatorRunner",
+    "verdict",
+    "COLUMN_KEYS",
 ]
 
 
@@ -70,12 +72,17 @@ class ValidatorSetupError(PerpetuumError, ValueError):
 
 
 class Validator(ABC):
-    """A validator kind. `Options` validates the column's extra keys; `check` judges one value."""
+    """A validator kind. `Options` validates the column's extra keys; `check` judges one value.
+
+    `depends_on_run` is True for kinds whose verdict also depends on something given only to the run that made the
+    data (e.g. reference files named by an environment variable), which the review desk therefore cannot re-check.
+    """
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
     options: Any
+    depends_on_run: bool = False
 
     def __init__(self, options) -> None:
         self.options = options
@@ -226,6 +233,18 @@ class RegexValidator(Validator):
         return ValidationOutcome(False, f"no {self.options.mode} of /{self.options.pattern}/")
 
 
+async def verdict(validator: Validator, value: Any, record: dict[str, Any]) -> dict:
+    """The stored value ({passed, message, ...}) of `validator` checking `value` within `record`."""
+    result = validator.check(value, record)
+    if inspect.isawaitable(result):
+        result = await result
+    return _outcome(result).as_dict()
+
+
+# The keys of a validator column that are the column's own; every other key is an option of its validator kind.
+COLUMN_KEYS = frozenset({"name", "kind", "validator", "target", "template", "depends_on", "drop"})
+
+
 class ValidatorRunner(ColumnRunner):
     def prepare(self):
         self.validator = build_validator(self.column.validator, self.column.options)
@@ -233,10 +252,7 @@ class ValidatorRunner(ColumnRunner):
     async def compute(self, record, context):
         column = self.column
         value = record[column.target] if column.target is not None else render(column.template, record)
-        result = self.validator.check(value, record)
-        if inspect.isawaitable(result):
-            result = await result
-        return _outcome(result).as_dict()
+        return await verdict(self.validator, value, record)
 
 
 __all__ += ["PythonValidator", "RegexValidator"]
