@@ -28,7 +28,6 @@ from recipe_runs import add_run_options, finished_run, git_commit, machine, prin
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = ROOT.parent / "shared" / "datasets" / "humaneval" / "HumanEval.jsonl.gz"
 RESULTS = ROOT / "benchmarks" / "results" / "recipe_python_exercises.json"
-VALIDATORS = ("tests_pass", "exercise_not_contaminated", "passage_not_contaminated")
 
 
 def decontamination_control(reference: Path) -> dict:
@@ -55,15 +54,6 @@ def decontamination_control(reference: Path) -> dict:
     }
 
 
-def check_summary(records: list[dict], name: str) -> dict:
-    """A validator column's pass rate and failure reasons over `records`, as the dataset card counts them."""
-    verdicts = [record[name] for record in records if isinstance(record.get(name), dict)]
-    passed = sum(bool(verdict.get("passed")) for verdict in verdicts)
-    reasons = Counter(str(v.get("message", "")).split(":")[0] for v in verdicts if not v.get("passed"))
-    return {"checked": len(verdicts), "passed": passed,
-            "pass_rate": round(passed / len(verdicts), 4) if verdicts else None, "failure_reasons": dict(reasons)}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser, RESULTS)
@@ -75,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"reference file {options.reference} not found; pass --reference PATH to HumanEval.jsonl.gz")
     os.environ["PERPETUUM_DECONTAMINATION_REFERENCES"] = str(options.reference)
     from perpetuum.pipeline import generate
+    from perpetuum.pipeline.card import validator_summary
     from perpetuum.pipeline.spec import load_spec
     from perpetuum.sandbox import isolation_mode
 
@@ -94,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                        if line.strip()]
         card, kept = result.card, result.records
         generated = kept + dropped
-    checks = {name: check_summary(generated, name) for name in VALIDATORS}
+    # the card's own per-validator summary, computed here so that a --finished-only report has it too
+    checks = validator_summary(spec, [{"status": "ok", "record": record} for record in generated])
     sandbox = [record["tests_pass"] for record in generated if isinstance(record.get("tests_pass"), dict)]
     durations = [verdict["duration_seconds"] for verdict in sandbox if "duration_seconds" in verdict]
     contaminated = sum(

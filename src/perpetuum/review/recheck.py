@@ -13,8 +13,11 @@ import asyncio
 import concurrent.futures
 from typing import Any
 
-from perpetuum.pipeline.columns.validators import COLUMN_KEYS, ValidatorSetupError, build_validator, verdict
-from perpetuum.pipeline.templates import TemplateProblem, render
+from pydantic import ValidationError
+
+from perpetuum.pipeline.columns.validators import ValidatorSetupError, build_validator, check_column
+from perpetuum.pipeline.spec_models import ValidatorColumn
+from perpetuum.pipeline.templates import TemplateProblem
 from perpetuum.review.dataset import ColumnInfo, column_references
 
 __all__ = ["recheck", "validators_reading"]
@@ -37,16 +40,15 @@ def recheck(columns: list[ColumnInfo], record: dict[str, Any], edited: str) -> d
 
 
 def _recheck_one(column: ColumnInfo, record: dict[str, Any]) -> Any:
-    spec = column.spec
     old = record[column.name]
     try:
-        validator = build_validator(spec["validator"], {k: v for k, v in spec.items() if k not in COLUMN_KEYS})
+        spec = ValidatorColumn.model_validate(column.spec)
+        validator = build_validator(spec.validator, spec.options)
         if validator.depends_on_run:
-            return _stale(old, f"the {spec['validator']} validator depends on what its generating run was given, so "
+            return _stale(old, f"the {spec.validator} validator depends on what its generating run was given, so "
                                "it is not re-run here")
-        value = record[spec["target"]] if spec.get("target") else render(spec.get("template") or "", record)
-        return _run(verdict(validator, value, record))
-    except (ValidatorSetupError, TemplateProblem, KeyError) as problem:
+        return _run(check_column(spec, validator, record))
+    except (ValidatorSetupError, ValidationError, TemplateProblem, KeyError) as problem:
         return _stale(old, f"not re-checked after the edit: {problem}")
     except Exception as problem:  # a template or user function failing is a stale verdict, not a failed save
         return _stale(old, f"not re-checked after the edit: {type(problem).__name__}: {problem}")

@@ -358,10 +358,9 @@ class ReviewStore:
             if before == value:
                 return record
             parent[key] = value
-            rechecked = {name: after for name, after in recheck(self.columns, current, path[0]).items()
+            rechecked = {name: (current[name], after) for name, after in recheck(self.columns, current, path[0]).items()
                          if after != current[name]}
-            verdicts_before = {name: current[name] for name in rechecked}
-            current.update(rechecked)
+            current.update({name: after for name, (_, after) in rechecked.items()})
             summary = record_summary(current)
             new_version = record.version + 1
             now = _utc_now()
@@ -373,8 +372,8 @@ class ReviewStore:
                  record_id, record.version),
             )
             self._append(connection, record_id, "edit", path, before, value, reviewer, now, new_version)
-            for name, after in rechecked.items():
-                self._append(connection, record_id, "recheck", [name], verdicts_before[name], after, reviewer, now,
+            for name, (verdict_before, verdict_after) in rechecked.items():
+                self._append(connection, record_id, "recheck", [name], verdict_before, verdict_after, reviewer, now,
                              new_version)
             return self._get(connection, record_id)
 

@@ -29,7 +29,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -37,6 +37,9 @@ from perpetuum.errors import PerpetuumError
 from perpetuum.pipeline.columns import ColumnRunner
 from perpetuum.pipeline.templates import render
 from perpetuum.registry import Registry
+
+if TYPE_CHECKING:
+    from perpetuum.pipeline.spec_models import ValidatorColumn
 
 __all__ = [
     "ValidationOutcome",
@@ -47,8 +50,7 @@ __all__ = [
     "available_validators",
     "build_validator",
     "ValidatorRunner",
-    "verdict",
-    "COLUMN_KEYS",
+    "check_column",
 ]
 
 
@@ -233,16 +235,14 @@ class RegexValidator(Validator):
         return ValidationOutcome(False, f"no {self.options.mode} of /{self.options.pattern}/")
 
 
-async def verdict(validator: Validator, value: Any, record: dict[str, Any]) -> dict:
-    """The stored value ({passed, message, ...}) of `validator` checking `value` within `record`."""
+async def check_column(column: "ValidatorColumn", validator: Validator, record: dict[str, Any]) -> dict:
+    """The stored value ({passed, message, ...}) of validator column `column` for `record`: `validator` checking the
+    column's target, or its rendered template."""
+    value = record[column.target] if column.target is not None else render(column.template, record)
     result = validator.check(value, record)
     if inspect.isawaitable(result):
         result = await result
     return _outcome(result).as_dict()
-
-
-# The keys of a validator column that are the column's own; every other key is an option of its validator kind.
-COLUMN_KEYS = frozenset({"name", "kind", "validator", "target", "template", "depends_on", "drop"})
 
 
 class ValidatorRunner(ColumnRunner):
@@ -250,9 +250,7 @@ class ValidatorRunner(ColumnRunner):
         self.validator = build_validator(self.column.validator, self.column.options)
 
     async def compute(self, record, context):
-        column = self.column
-        value = record[column.target] if column.target is not None else render(column.template, record)
-        return await verdict(self.validator, value, record)
+        return await check_column(self.column, self.validator, record)
 
 
 __all__ += ["PythonValidator", "RegexValidator"]
