@@ -17,8 +17,11 @@ VENV="${PERPETUUM_VENV:-.venv}"
 # dependencies can never replace it with a CUDA build and its several GB of nvidia-* packages.
 NEEDS_TORCH=0
 TORCH_PIN="torch==2.13.0"
-# llama-cpp-python compiles from source; its image-model (llava) part is not used by Perpetuum and costs a third of
-# the build time.
+# llama-cpp-python compiles from source for the CPU it runs on (-march=native). It is pinned to the version CI tests
+# (the same pin is in pyproject.toml; tests/test_install_pins.py keeps the two equal), built here with pip's cache
+# off, so a wheel compiled on another CPU (other instruction sets, AMX or not) is never reused. Its image-model
+# (llava) part is not used by Perpetuum and costs a third of the build time.
+LLAMA_CPP_PIN="llama-cpp-python==0.3.36"
 export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
 
 usage() {
@@ -40,6 +43,11 @@ find_python() {
     exit 1
 }
 
+# The CPU's instruction-set flags (empty where /proc/cpuinfo does not exist).
+cpu_flags() {
+    grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true
+}
+
 # install EXTRAS: EXTRAS is "" for the demo or "test" for the test suite.
 install() {
     local extras="$1" target="." stamp digest
@@ -48,7 +56,9 @@ install() {
         echo "dev.sh: creating the virtual environment $VENV" >&2
         "$(find_python)" -m venv "$VENV"
     fi
-    digest="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read() + sys.argv[1].encode()).hexdigest())' "torch=$NEEDS_TORCH:$TORCH_PIN")"
+    # The stamp changes with pyproject.toml, the pins, the build flags and the CPU's instruction sets, so a .venv
+    # carried to another CPU is rebuilt instead of running code compiled for a different machine.
+    digest="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open("pyproject.toml", "rb").read() + sys.argv[1].encode()).hexdigest())' "torch=$NEEDS_TORCH:$TORCH_PIN:$LLAMA_CPP_PIN:$CMAKE_ARGS:$(cpu_flags)")"
     stamp="$VENV/.perpetuum-installed-${extras:-base}"
     # The test install includes everything the demo needs, so its stamp serves the demo too.
     for candidate in "$stamp" "$VENV/.perpetuum-installed-test"; do
@@ -61,6 +71,9 @@ install() {
     if [ "$NEEDS_TORCH" = 1 ]; then
         "$VENV/bin/python" -m pip install --quiet "$TORCH_PIN"
     fi
+    echo "dev.sh: building $LLAMA_CPP_PIN from source for this CPU (about 5-7 minutes)" >&2
+    "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps --no-cache-dir --no-binary llama-cpp-python \
+        "$LLAMA_CPP_PIN"
     "$VENV/bin/python" -m pip install --quiet -e "$target"
     echo "$digest" > "$stamp"
 }
