@@ -19,6 +19,7 @@ with AMX).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -114,6 +115,10 @@ class EmbeddedBackend(Backend):
         self._engine: BatchEngine | None = None
         self._load_lock = threading.Lock()
         self._call_lock = threading.Lock()
+        # Serial requests run on one long-lived thread, like the batch engine's. llama.cpp's CPU backend runs its
+        # threads as an OpenMP team owned by the calling thread: calls from a pool of changing threads (as
+        # asyncio.to_thread makes) leave one idle team per thread, whose waiting threads take cores from the active one.
+        self._serial_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._seeds = random.Random(seed)
 
     # --- the Backend API -------------------------------------------------------------------------------------
@@ -134,6 +139,9 @@ class EmbeddedBackend(Backend):
             await asyncio.to_thread(engine.close)
         if llama is not None:
             llama.close()
+        serial_thread, self._serial_thread = self._serial_thread, None
+        if serial_thread is not None:
+            serial_thread.shutdown(wait=False)
 
     def load(self) -> "EmbeddedBackend":
         """Load the model now (otherwise the first request does it)."""
@@ -148,7 +156,9 @@ class EmbeddedBackend(Backend):
         else:
             request.seed = request.params.seed
         if self.n_parallel == 1:
-            return await asyncio.to_thread(self._run_serial, request)
+            if self._serial_thread is None:
+                self._serial_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="perpetuum-llama")
+            return await asyncio.get_running_loop().run_in_executor(self._serial_thread, self._run_serial, request)
         await asyncio.to_thread(self._ensure_loaded)
         future = self._engine.submit(request)
         try:
