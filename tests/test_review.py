@@ -106,6 +106,14 @@ def _card(folder: Path, records: list[dict], formats: list[str], columns: dict[s
         "seed": 7,
         "records": {"requested": len(records) + 1, "generated": len(records) + 1, "failed": 0, "kept": len(records),
                     "dropped": 1, "dropped_by_reason": {"validator claim_check failed": 1}, "failed_by_reason": {}},
+        "validators": {
+            name: {"validator": options["validator"], "checked": len(records),
+                   "passed": sum(record[name]["passed"] for record in records),
+                   "pass_rate": round(sum(record[name]["passed"] for record in records) / len(records), 4),
+                   "failure_reasons": {}}
+            for name, options in columns.items() if options["kind"] == "validator"
+        },
+        "warnings": [],
         "columns": [{"name": name, "kind": kind} | ({"sampler": "person"} if kind == "sampler" else {})
                     for name, kind in kinds],
         "column_order": [name for name, _ in kinds],
@@ -225,14 +233,45 @@ def test_editing_back_to_the_original_clears_the_edited_mark(store):
 
 
 def test_a_whole_field_can_be_replaced_with_any_json_but_text_stays_text(store):
-    record = store.edit(1, ["claim_check"], {"passed": False, "message": "checked by hand"}, version=1, reviewer="ana")
-    assert record.flagged == ["claim_check"] and store.counts()["flagged"] == 3
+    record = store.edit(1, ["student"], {"first_name": "Ana", "age": 10}, version=1, reviewer="ana")
+    assert record.current["student"] == {"first_name": "Ana", "age": 10} and record.edited
     with pytest.raises(ReviewError, match="holds text"):
         store.edit(1, ["solution"], 42, version=2, reviewer="ana")
     with pytest.raises(ReviewError, match="no field lesson\\[9\\]"):
         store.edit(1, ["lesson", 9, "content"], "x", version=2, reviewer="ana")
     with pytest.raises(ReviewError, match="no record 99"):
         store.get(99)
+
+
+def test_a_verdict_is_not_edited_by_hand_but_overridden_with_a_reason(store):
+    with pytest.raises(ReviewError, match="claim_check is a validator's verdict"):
+        store.edit(0, ["claim_check"], {"passed": True, "message": "fine"}, version=1, reviewer="ana")
+    with pytest.raises(ReviewError, match="validator's verdict"):
+        store.edit(0, ["claim_check", "passed"], True, version=1, reviewer="ana")
+    with pytest.raises(ReviewError, match="reason is required"):
+        store.override(0, "claim_check", True, "  ", version=1, reviewer="ana")
+    record = store.override(0, "claim_check", True, "13 is the count of all fruit in the story", version=1,
+                            reviewer="ana")
+    verdict = record.current["claim_check"]
+    assert verdict["passed"] is True and record.flagged == []
+    assert verdict["override"] == {"passed_before": False, "reason": "13 is the count of all fruit in the story",
+                                   "reviewer": "ana"}
+    assert verdict["flags"] == dataset_records()[0]["claim_check"]["flags"]  # what the checker said stays readable
+    [entry] = store.log(0)
+    assert (entry["action"], entry["field"], entry["before"]["passed"]) == ("override", "claim_check", False)
+    with pytest.raises(ReviewError, match="not a validator column"):
+        store.override(0, "quality", True, "fine", version=2, reviewer="ana")
+
+
+def test_accepting_a_flagged_record_needs_the_reviewer_to_say_so(store):
+    from perpetuum.review.store import StillFlagged
+
+    with pytest.raises(StillFlagged, match="still flagged by claim_check"):
+        store.accept(0, version=1, reviewer="ana")
+    assert store.get(0).status == "pending" and store.log(0) == []
+    record = store.accept(0, version=1, reviewer="ana", while_flagged=True)
+    assert record.status == "accepted"
+    assert store.log(0)[0]["after"] == {"status": "accepted", "reason": None, "while_flagged": ["claim_check"]}
 
 
 def test_a_stale_version_is_a_conflict_and_the_attempt_is_kept_in_the_log(store):
@@ -416,8 +455,12 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert result.n_exported == 2
     exported = _read_jsonl(out / "data.jsonl")
     assert exported[0]["lesson"][1]["content"] == "Good start! 7 + 5 is 12."
-    assert exported[1] == dataset_records()[1]
-    assert list(exported[0]) == list(dataset_records()[0])  # the generator's columns, in its order
+    # each record carries its row in the generated data and the review's decision
+    assert {key: value for key, value in exported[1].items() if key not in ("source_index", "review")} == dataset_records()[1]
+    assert list(exported[0]) == [*dataset_records()[0], "source_index", "review"]  # the generator's columns first
+    assert [row["source_index"] for row in exported] == [0, 1]
+    assert exported[0]["review"]["decision"] == "accepted" and exported[0]["review"]["edited"] is True
+    assert exported[1]["review"]["reviewer"] == "ben" and exported[1]["review"]["accepted_while_flagged"] == []
     [rejected] = _read_jsonl(out / "rejected.jsonl")
     assert (rejected["index"], rejected["detail"], rejected["record"]["problem"]["title"]) == (2, "hostile markup", HOSTILE)
     log = _read_jsonl(out / "review_log.jsonl")
@@ -431,7 +474,8 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert review["accepted_edited"] == 1 and review["edits_by_column"] == {"lesson": 1}
     assert review["rejection_reasons"] == {"hostile markup": 1}
     assert review["actions_by_reviewer"] == {"ana": 3, "ben": 1}
-    assert card["name"] == "math_dialogues" and card["records"]["kept"] == 4  # the generation figures stay
+    assert card["name"] == "math_dialogues" and card["generation"]["records"]["kept"] == 4  # as generated, apart
+    assert card["records"]["kept"] == 2
     assert Path(card["files"]["jsonl"]).parent == out
     markdown = (out / "card.md").read_text()
     assert markdown.startswith("# math_dialogues") and "## Review" in markdown
@@ -439,6 +483,46 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert "| 4 | 3 | 2 | 1 | 1 | 1 | 1 |" in markdown and "hostile markup" in markdown
     assert review["verdicts_changed_by_recheck"] == 1
     assert (folder / "data.jsonl").read_text() == "".join(json.dumps(r) + "\n" for r in dataset_records())
+
+
+def test_the_exported_card_describes_the_exported_records_and_keeps_the_generation_apart(folder, store, tmp_path):
+    store.reject(0, "wrong sum", version=1, reviewer="ana")
+    store.reject(3, "tests fail", version=1, reviewer="ana")
+    store.accept(1, version=1, reviewer="ana")
+    store.accept(2, version=1, reviewer="ana")
+    card = export_reviewed(folder, tmp_path / "reviewed").card
+    assert card["records"]["kept"] == 2 and card["records"]["dropped_by_reason"] == {"rejected by a reviewer": 2}
+    assert (card["validators"]["claim_check"]["checked"], card["validators"]["claim_check"]["passed"]) == (2, 2)
+    assert card["validators"]["tests_pass"]["pass_rate"] == 1.0
+    assert card["collapse_signals"]["per_column"]["lesson"]["diversity"]["texts"] == 2
+    generation = card["generation"]
+    assert generation["records"]["kept"] == 4 and generation["validators"]["claim_check"]["passed"] == 3
+    markdown = (tmp_path / "reviewed" / "card.md").read_text()
+    assert "| claim_check | python | 2 of 2 | 100.0% |" in markdown
+    assert "## As generated, before review" in markdown and "| claim_check | 3 of 4 |" in markdown
+
+
+def test_markdown_cards_escape_what_reviewers_and_models_wrote(folder, store, tmp_path):
+    from markdown_it import MarkdownIt
+
+    hostile = "<img src=x onerror=alert(3)> [click](javascript:alert(4)) | cell"
+    store.reject(0, hostile, version=1, reviewer="<b onmouseover=alert(5)>Eve</b>")
+    store.accept(1, version=1, reviewer="ana")
+    export_reviewed(folder, tmp_path / "reviewed")
+    markdown = (tmp_path / "reviewed" / "card.md").read_text()
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    assert "<img" not in html and "<b " not in html and "href" not in html  # no element, no link
+    assert "&lt;img src=x onerror=alert(3)&gt;" in html  # shown as text, in one table cell
+    assert "| cell" in html
+
+    from perpetuum.pipeline.card import render_markdown
+
+    generated = json.loads((folder / "card.json").read_text())
+    generated["description"] = "<script>alert(6)</script>"
+    generated["records"]["dropped_by_reason"] = {"<img src=y onerror=alert(7)>": 1}
+    generated["validators"]["claim_check"]["failure_reasons"] = {"<svg onload=alert(8)>": 1}
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(render_markdown(generated))
+    assert "<script" not in html and "<img" not in html and "<svg" not in html
 
 
 def test_export_uses_the_generated_formats_and_refuses_the_source_folder(tmp_path):

@@ -50,6 +50,9 @@
     }
     var page = document.body.dataset.page;
     if (event.key === "?") { toggleHelp(); event.preventDefault(); return; }
+    if (event.key === "/" && document.getElementById("search")) {
+      event.preventDefault(); document.getElementById("search").focus(); return;
+    }
     if (page === "record") recordKeys(event);
     else if (page === "queue") queueKeys(event);
   });
@@ -89,7 +92,18 @@
     }
   }
 
+  // A page opened without an anchor goes to what needs the reviewer: the first flagged turn, or the question or
+  // editor a refused action left open. (After a save the address names the edited field, and the browser goes there.)
+  function goToFocus() {
+    var focus = document.body.dataset.focus;
+    var element = focus && !window.location.hash ? document.getElementById(focus) : null;
+    if (element) element.scrollIntoView({ block: "start" });
+    var area = element && element.querySelector("details[open] textarea");
+    if (area) area.focus({ preventScroll: true });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    goToFocus();
     var button = document.getElementById("show-help");
     if (button) button.addEventListener("click", toggleHelp);
     var first = document.querySelector("table.queue tbody tr");
