@@ -79,6 +79,26 @@ def dataset_records() -> list[dict]:
     ]
 
 
+REPAIRED_TURN = "Good start! 7 + 5 is 12, so Mia has 12 apples."
+ORIGINAL_TURN = "Good start! 7 + 5 is 13, so Mia has 13 apples."
+
+
+def repaired_records() -> list[dict]:
+    """Two records whose teacher turn 1 was repaired automatically (verify-and-repair): the turn holds the repair,
+    and `repair` the original with the claim checker's verdict on it."""
+    records = []
+    for index in range(2):
+        record = _record(index, lesson=_lesson(REPAIRED_TURN))
+        record["lesson"][1]["repair"] = {
+            "original": ORIGINAL_TURN, "validator": "claim_check", "attempts": 1,
+            "verdict": {"passed": False, "message": "1 of 1 claims wrong: turn 1: 7 + 5 = 13",
+                        "flags": [{"turn": 1, "role": "teacher", "claim": "7 + 5 = 13", "reason": "7 + 5 is 12, not 13",
+                                   "expected": "12"}]},
+        }
+        records.append(record)
+    return records
+
+
 MATH_COLUMNS = {
     "student": {"kind": "sampler"}, "operation": {"kind": "sampler"}, "a": {"kind": "sampler"},
     "b": {"kind": "sampler"}, "answer": {"kind": "expression"}, "problem": {"kind": "llm_json"},

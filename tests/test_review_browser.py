@@ -160,6 +160,7 @@ def test_fix_a_flagged_teacher_turn_accept_reject_another_and_export(served, fol
     result = CliRunner().invoke(app, ["review", "export", str(folder), "-o", str(out)])
     assert result.exit_code == 0, result.output
     [exported] = _read_jsonl(out / "data.jsonl")
+    assert exported.pop("source_index") == 0 and exported.pop("review")["decision"] == "accepted"
     expected = dataset_records()[0]
     expected["lesson"][1]["content"] = FIXED_TURN
     expected["claim_check"] = check_claims(expected["lesson"])  # re-run when the turn was saved
@@ -253,10 +254,10 @@ def test_with_a_token_the_browser_gets_nothing_without_it(folder, browser):
             reviewer.page.goto(f"{server.url}/?token=tok-3f9a-secret")
             assert reviewer.page.url == f"{server.url}/"  # the token left the address bar
             assert reviewer.page.locator("table.queue tbody tr").count() == 4
-            reviewer.page.goto(f"{server.url}/records/0")
+            reviewer.page.goto(f"{server.url}/records/1")
             reviewer.page.keyboard.press("a")
-            reviewer.page.wait_for_url("**/records/1")
-            assert ReviewStore.open(folder).get(0).status == "accepted"
+            reviewer.page.wait_for_url("**/records/2")
+            assert ReviewStore.open(folder).get(1).status == "accepted"
         finally:
             stranger.close()
             reviewer.close()

@@ -301,7 +301,7 @@ def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, c
     is_code = looks_like_code(key, value)
     return {
         "label": field_label(path[1:]) if len(path) > 1 else column,
-        "anchor": _field_anchor(path) if len(path) > 1 else None,  # a whole column is its section
+        "leaf_anchor": _field_anchor(path) if len(path) > 1 else None,  # a whole column is its section
         "path": _path(path),
         "value": value,
         "is_text": isinstance(value, str),

@@ -460,7 +460,9 @@ class ReviewStore:
             turn["repair"] = {**turn["repair"], "decision": "accepted" if decision == "accept" else "reverted"}
             return before, turn
 
-        return self._change(record_id, version, reviewer, f"repair {decision}", path, decision, decide)
+        # Keeping a repair changes no text, so no validator needs to run again.
+        return self._change(record_id, version, reviewer, f"repair {decision}", path, decision, decide,
+                            recheck_after=decision == "revert")
 
     def _change(self, record_id, version, reviewer, action, path, attempted, mutate, *, recheck_after=True):
         """One change of a record's content in one transaction: `mutate(current)` changes it and returns

@@ -97,7 +97,7 @@
   function goToFocus() {
     var focus = document.body.dataset.focus;
     var element = focus && !window.location.hash ? document.getElementById(focus) : null;
-    if (element) element.scrollIntoView({ block: "start" });
+    if (element) element.scrollIntoView({ block: "center" });
     var area = element && element.querySelector("details[open] textarea");
     if (area) area.focus({ preventScroll: true });
   }
