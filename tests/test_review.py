@@ -654,6 +654,92 @@ def test_queue_page_filters(folder):
     assert client.get("/records/99").status_code == 404
 
 
+def test_errors_are_desk_pages_not_json(folder):
+    client = _client(folder)
+    for path, status, text in [("/records/abc", 404, "There is no record &#39;abc&#39;: records are numbered 0 to 3"),
+                               ("/records/99", 404, "no record 99"), ("/nowhere", 404, "The desk has no page /nowhere")]:
+        response = client.get(path)
+        assert response.status_code == status and response.headers["content-type"].startswith("text/html"), path
+        assert text in response.text and 'data-count="records"' in response.text, path
+    response = client.get("/records/0/accept")
+    assert response.status_code == 405 and "use the page&#39;s buttons" in response.text
+    csrf = _csrf(client.get("/records/1").text)
+    response = client.post("/records/1/edit", data={"path": '["lesson", 1, "content"]', "value": "kept text",
+                                                     "csrf": csrf})  # no version
+    assert response.status_code == 400 and "without a usable version" in response.text and "kept text" in response.text
+
+
+def test_a_refused_edit_reopens_its_editor_with_the_text_and_the_reason(folder):
+    client = _client(folder)
+    csrf = _csrf(client.get("/records/0").text)
+    response = client.post("/records/0/edit", data={"path": '["claim_check"]', "value": '{"passed": true}',
+                                                    "version": "1", "kind": "json", "csrf": csrf})
+    assert response.status_code == 400
+    assert "claim_check is a validator&#39;s verdict" in response.text
+    response = client.post("/records/0/reject", data={"reason": "  ", "version": "1", "csrf": csrf})
+    assert response.status_code == 400 and "Not rejected: say why" in response.text
+    response = client.post("/records/0/accept", data={"version": "1", "csrf": csrf})
+    assert response.status_code == 200 and 'id="confirm-flagged"' in response.text
+    assert ReviewStore.open(folder).get(0).status == "pending"
+    response = client.post("/records/0/accept", data={"version": "1", "csrf": csrf, "while_flagged": "1"},
+                           follow_redirects=False)
+    assert response.status_code == 303 and ReviewStore.open(folder).get(0).status == "accepted"
+
+
+def test_an_edit_redirects_to_the_edited_field(folder):
+    client = _client(folder)
+    csrf = _csrf(client.get("/records/1").text)
+    for path, value, anchor in [('["lesson", 2, "content"]', "Is it twelve?", "#lesson-turn-2"),
+                                ('["problem", "title"]', "Pears", "#field-problem-title"),
+                                ('["solution"]', "def add(a, b):\n    return b + a\n", "#field-solution")]:
+        version = ReviewStore.open(folder).get(1).version
+        response = client.post("/records/1/edit", data={"path": path, "value": value, "version": str(version),
+                                                        "csrf": csrf, "query": "flagged=1"}, follow_redirects=False)
+        assert response.headers["location"] == f"/records/1?flagged=1{anchor}"
+
+
+def test_search_finds_records_by_any_words_they_hold(store):
+    assert store.queue_ids(search="a - b") == [3]
+    assert store.queue_ids(search="SCRIPT perpetuumInjected") == [2]
+    assert store.queue_ids(search="100%") == []  # LIKE wildcards are matched as text
+    assert store.queue_ids(search="apples", flagged=True) == [0, 3]
+    assert store.queue(search="Kid1")[0]["preview"].startswith("addition · Apples · Mia has 7 apples")
+
+
+def test_the_log_pages_and_filters(store):
+    version = 1
+    for _ in range(3):
+        version = store.accept(1, version=version, reviewer="ana").version
+        version = store.reset(1, version=version, reviewer="ben").version
+    entries, total = store.log_page(reviewer="ben", limit=2)
+    assert total == 3 and [entry["action"] for entry in entries] == ["reset", "reset"]
+    assert entries[0]["id"] > entries[1]["id"]  # newest first
+    entries, total = store.log_page(action="accept", offset=2, limit=2)
+    assert total == 3 and len(entries) == 1
+    assert store.log_reviewers() == ["ana", "ben"]
+
+
+def test_word_diffs_mark_only_the_changed_words_and_escape_them():
+    from perpetuum.review.diff import word_diff
+
+    assert str(word_diff("7 + 5 is 13, so 13.", "7 + 5 is 12, so 12.")) == (
+        "7 + 5 is <del>13</del><ins>12</ins>, so <del>13</del><ins>12</ins>.")
+    assert str(word_diff("a <b>", "a <i>")) == "a &lt;<del>b</del><ins>i</ins>&gt;"
+    assert "<ins>" in str(word_diff({"passed": False}, {"passed": True}))
+
+
+def test_a_claim_is_marked_where_the_text_says_it():
+    from perpetuum.review.render import claim_spans
+
+    text = "Good start! 7 + 5 is 13, so you have 13 apples."
+    [(start, end)] = claim_spans(text, ["7 + 5 = 13"])
+    assert text[start:end] == "7 + 5 is 13"
+    assert claim_spans("Half: 1/2 plus 1/3 makes 2/5.", ["1/2 + 1/3 = 2/5"]) != []
+    assert claim_spans("seven and five are thirteen", ["7 + 5 = 13"]) == []  # not found: nothing marked
+    html = str(text_html("<b>7 + 5 is 13</b>", [(3, 14)]))
+    assert html == '&lt;b&gt;<mark class="wrong-claim">7 + 5 is 13</mark>&lt;/b&gt;'
+
+
 # -- the command line and a killed server -------------------------------------------------------------------------
 
 
@@ -712,3 +798,19 @@ def test_cli_export_and_a_remote_host_without_token_gets_one(folder, tmp_path):
     assert required_token("0.0.0.0", "given-token") == "given-token"
     with pytest.raises(ParameterError, match="at least 8"):
         required_token("0.0.0.0", "short")
+
+
+def test_a_taken_port_is_refused_with_the_port_named_and_another_suggested():
+    from perpetuum.review.cli_commands import bind_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ParameterError, match=f"port {port} on 127.0.0.1 is already in use.*--port {port + 1}"):
+            bind_port("127.0.0.1", port)
+    listener = bind_port("127.0.0.1", port)  # free again: bound, listening
+    try:
+        assert listener.getsockname()[1] == port
+    finally:
+        listener.close()

@@ -33,14 +33,26 @@ def record_page(desk: Desk, request: Request, record_id: int, query: str, status
     views = field_views(record.current, record.original, store.columns, filters["below"])
     strip = metadata_strip(views, record.current)
     history = [readable_entry(entry, store.validator_columns) for entry in store.log(record_id)]
+    draft = drafts.get("draft")
+    # A draft for a field the page has no editor for (a verdict, a stale path) is shown on its own, at the top.
+    loose_draft = draft if draft and draft["path"] not in _editor_paths(views) else None
     return desk.page(
         request, "record.html.j2", status_code, record=record, views=views, strip=strip, log=history,
         query=query_string(filters), previous_id=previous_id, next_id=next_id,
         position=(ids.index(record_id) + 1) if record_id in ids else None, queue_size=len(ids),
-        draft=drafts.get("draft"), reject_draft=drafts.get("reject_draft"),
+        draft=draft, loose_draft=loose_draft, reject_draft=drafts.get("reject_draft"),
         override_draft=drafts.get("override_draft"), confirm_flagged=drafts.get("confirm_flagged"),
-        focus=_focus(views, record.current, drafts),
+        focus="loose-draft" if loose_draft else _focus(views, record.current, drafts),
     )
+
+
+def _editor_paths(views: list[dict[str, Any]]) -> set[str]:
+    """The paths (as the forms carry them) the record page has an editor for."""
+    paths = {view["path"] for view in views if view["editable"]}
+    for view in views:
+        paths.update(turn["path"] for turn in view.get("turns", []) if turn["is_text"])
+        paths.update(leaf["path"] for leaf in view.get("leaves", []))
+    return paths
 
 
 def _focus(views: list[dict[str, Any]], record: dict[str, Any], drafts: dict[str, Any]) -> str | None:
