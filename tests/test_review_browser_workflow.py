@@ -245,11 +245,27 @@ def test_history_shows_a_word_diff_and_reverts_a_field(served, folder, watched):
     edit_row = page.locator("#history tr.action-edit")
     assert edit_row.locator("del").all_inner_texts() == ["13", "13"]  # the words that changed, not the whole turn
     assert edit_row.locator("ins").all_inner_texts() == ["12", "12"]
+    changed = page.locator("#lesson-turn-1 details.from-original")  # the turn against the record as generated
+    changed.locator("summary").click()
+    assert changed.locator("del").all_inner_texts() == ["13", "13"]
     edit_row.locator("button", has_text="revert this field").click()
     page.wait_for_url("**/records/0#lesson-turn-1")
     assert page.locator("#lesson-turn-1 .content").inner_text() == WRONG_TURN
     assert ReviewStore.open(folder).get(0).current["lesson"][1]["content"] == WRONG_TURN
     assert page.locator("#lesson-turn-1.flagged").count() == 1  # the claim checker ran again on the reverted text
+    assert page.locator("#lesson-turn-1 details.from-original").count() == 0  # as generated again
+
+    page.goto(f"{served.url}/records/1")  # a short field inside a JSON answer, reverted from its own diff
+    page.click("#short-fields > summary")
+    page.locator("#field-problem-title summary", has_text="Edit").click()
+    page.locator("#field-problem-title textarea").fill("Pears")
+    page.locator("#field-problem-title textarea").press("Control+Enter")
+    page.wait_for_url("**/records/1#field-problem-title")
+    assert _in_viewport(page, "#field-problem-title")  # its closed section opened to show it
+    page.locator("#field-problem-title details.from-original summary").click()
+    page.locator("#field-problem-title button", has_text="revert this field to the original").click()
+    page.wait_for_url("**/records/1#field-problem-title")
+    assert ReviewStore.open(folder).get(1).current["problem"]["title"] == "Apples"
 
 
 def test_the_log_reads_as_text_filters_by_reviewer_and_action_and_pages(served, folder, watched):

@@ -197,6 +197,7 @@ def field_views(
                     "turn_path": _path([column.name, index]),
                     "flags": flags,
                     "edited": content != _at(original, [column.name, index, "content"]),
+                    "change": _change(_at(original, [column.name, index, "content"]), content),
                     "repair": _repair_view(turn),
                 })
         elif is_validator_value(value):
@@ -310,4 +311,15 @@ def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, c
         "code_html": highlight_code(value) if is_code else None,
         "tests": checks if is_code else [],
         "edited": value != _at(original, path),
+        "change": _change(_at(original, path), value),
     }
+
+
+def _change(original: Any, current: Any) -> dict[str, Any] | None:
+    """How a field differs from the record as generated: the word diff, and the original as its editor takes it
+    (for "revert this field"); None when unchanged."""
+    if original == current or original is None:
+        return None
+    is_text = isinstance(original, str)
+    return {"diff": word_diff(original, current), "kind": "text" if is_text else "json",
+            "value": original if is_text else json.dumps(original, ensure_ascii=False, indent=2)}

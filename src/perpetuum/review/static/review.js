@@ -92,12 +92,26 @@
     }
   }
 
-  // A page opened without an anchor goes to what needs the reviewer: the first flagged turn, or the question or
-  // editor a refused action left open. (After a save the address names the edited field, and the browser goes there.)
+  // A field in a closed section (the short fields) is opened first, or there is nothing to scroll to.
+  function reveal(element) {
+    for (var details = element.closest("details"); details; details = details.parentElement.closest("details")) {
+      details.open = true;
+    }
+  }
+
+  // After a save the address names the edited field: go there. A page opened without an anchor goes to what needs
+  // the reviewer: the question or editor a refused action left open, else the first flagged turn.
   function goToFocus() {
+    var hash = window.location.hash ? decodeURIComponent(window.location.hash.slice(1)) : "";
+    var named = hash ? document.getElementById(hash) : null;
+    if (named) {
+      reveal(named);
+      named.scrollIntoView({ block: "start" });
+      return;
+    }
     var focus = document.body.dataset.focus;
-    var element = focus && !window.location.hash ? document.getElementById(focus) : null;
-    if (element) element.scrollIntoView({ block: "center" });
+    var element = focus && !hash ? document.getElementById(focus) : null;
+    if (element) { reveal(element); element.scrollIntoView({ block: "center" }); }
     var area = element && element.querySelector("details[open] textarea");
     if (area) area.focus({ preventScroll: true });
   }
