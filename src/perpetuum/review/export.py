@@ -104,7 +104,8 @@ def render_review_markdown(review: dict[str, Any]) -> str:
     lines += _count_table("verdict overridden", review.get("overrides_by_column", {}))
     lines += _count_table("why rejected", review["rejection_reasons"])
     if review["actions_by_reviewer"]:
-        who = ", ".join(f"{markdown_text(name)} ({count} actions)" for name, count in review["actions_by_reviewer"].items())
+        who = ", ".join(f"{markdown_text(name)} ({count} actions)"
+                        for name, count in review["actions_by_reviewer"].items())
         lines += [f"Reviewers: {who}.", ""]
     span = (
         f" from {review['first_action_at']} to {review['last_action_at']}" if review["first_action_at"] else ""
@@ -139,9 +140,11 @@ def _decision(record: ReviewRecord, overridden: dict[int, list[str]]) -> dict[st
 
 
 def _field_names(columns: list[str]) -> tuple[str, str]:
-    """The names of the two fields an exported record gains: "source_index" and "review", unless the data has
-    columns of those names (then with a leading underscore)."""
-    return tuple(name if name not in columns else f"_{name}" for name in ("source_index", "review"))  # type: ignore[return-value]
+    """The names of the two fields an exported record gains: "source_index" and "review", each with a leading
+    underscore where the data has a column of that name already."""
+    index_field = "_source_index" if "source_index" in columns else "source_index"
+    review_field = "_review" if "review" in columns else "review"
+    return index_field, review_field
 
 
 @dataclass
@@ -280,4 +283,7 @@ def _card_markdown(card: dict[str, Any], source: Path) -> str:
     except (KeyError, TypeError, ValueError, AttributeError):
         # A card from another version of the generator: keep its own Markdown as it was.
         original = source / "card.md"
-        return original.read_text(encoding="utf-8") if original.exists() else f"# {markdown_text(card.get('name', source.name))}\n"
+        if original.exists():
+            return (original.read_text(encoding="utf-8") + "\n_The figures above, from an older card, describe the "
+                    "generated set; card.json has those of the exported records._\n")
+        return f"# {markdown_text(card.get('name', source.name))}\n"

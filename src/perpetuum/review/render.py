@@ -25,7 +25,8 @@ from perpetuum.review.dataset import (
 from perpetuum.review.diff import word_diff
 from perpetuum.review.store import field_label
 
-__all__ = ["field_views", "highlight_code", "text_html", "looks_like_code", "claim_spans", "anchor_for", "metadata_strip"]
+__all__ = ["field_views", "highlight_code", "text_html", "looks_like_code", "claim_spans", "anchor_for",
+           "metadata_strip"]
 
 _CODE_KEY = re.compile(r"(code|solution|tests?|program|snippet|script|function|implementation|source)", re.IGNORECASE)
 _CODE_START = re.compile(r"^\s*(def |class |import |from \S+ import |async def |@\w|assert |#!)")
