@@ -595,6 +595,18 @@ def test_a_post_without_the_csrf_token_is_refused(folder):
     assert response.status_code == 303 and ReviewStore.open(folder).get(1).status == "accepted"
 
 
+def test_a_form_from_before_a_restart_is_refused_but_its_text_comes_back(folder):
+    before = _client(folder)
+    csrf = _csrf(before.get("/records/1").text)
+    after = _client(folder)  # the desk restarted: a new CSRF secret, the same browser cookie
+    after.cookies.update(before.cookies)
+    response = after.post("/records/1/edit", data={"path": '["lesson", 3, "content"]', "value": "A long fix.",
+                                                   "version": "1", "kind": "text", "csrf": csrf})
+    assert response.status_code == 403 and "loaded before a restart" in response.text
+    assert '<textarea readonly rows="8" id="your-text">A long fix.</textarea>' in response.text
+    assert ReviewStore.open(folder).get(1).version == 1
+
+
 def test_without_a_token_only_loopback_host_names_are_served(folder):
     client = _client(folder)
     assert client.get("/").status_code == 200
@@ -667,6 +679,16 @@ def test_errors_are_desk_pages_not_json(folder):
     response = client.post("/records/1/edit", data={"path": '["lesson", 1, "content"]', "value": "kept text",
                                                      "csrf": csrf})  # no version
     assert response.status_code == 400 and "without a usable version" in response.text and "kept text" in response.text
+
+
+def test_an_unexpected_failure_is_a_desk_page_too(folder):
+    app = create_app(folder, reviewer="tester")
+    with sqlite3.connect(app.state.store.path) as connection:  # the store broken under a running desk
+        connection.execute("DROP TABLE log")
+    response = TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False).get("/log")
+    assert response.status_code == 500 and "Something went wrong" in response.text
+    assert "no such table: log" in response.text and "Traceback" not in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
 
 
 def test_a_refused_edit_reopens_its_editor_with_the_text_and_the_reason(folder):

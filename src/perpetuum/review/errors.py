@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from perpetuum.review.security import secured
 from perpetuum.review.store import ReviewError
 
 __all__ = ["install_error_pages"]
@@ -50,3 +51,12 @@ def install_error_pages(app: FastAPI) -> None:
             405: f"{request.url.path} does not answer a {request.method}: use the page's buttons.",
         }.get(error.status_code, str(error.detail))
         return desk.error_page(request, error.status_code, title, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        # Answered outside the guard middleware, so the security headers are added here.
+        return secured(request.app.state.desk.page(
+            request, "error.html.j2", 500, title="Something went wrong",
+            message=f"The desk could not do this ({type(error).__name__}: {error}). Everything saved before is kept in "
+            "the review store; go back to the queue and try again, and report it if it happens again.",
+        ))

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-__all__ = ["LOOPBACK_HOSTS", "CsrfSigner", "install_guard", "require_csrf", "set_cookie", "Refused"]
+__all__ = ["LOOPBACK_HOSTS", "CsrfSigner", "install_guard", "require_csrf", "set_cookie", "secured", "Refused"]
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TOKEN_COOKIE = "perpetuum_review_token"
@@ -44,7 +44,7 @@ def set_cookie(response: Response, name: str, value: str) -> None:
     response.set_cookie(name, value, httponly=True, samesite="strict", path="/")
 
 
-def _secured(response: Response) -> Response:
+def secured(response: Response) -> Response:
     for header, value in SECURITY_HEADERS.items():
         response.headers.setdefault(header, value)
     return response
@@ -74,7 +74,9 @@ async def require_csrf(request: Request) -> None:
     offered = str((await request.form()).get("csrf", ""))
     signer: CsrfSigner = request.app.state.csrf
     if len(cookie) < 32 or not hmac.compare_digest(offered, signer.token_for(cookie)):
-        raise Refused("the form's CSRF token is missing or wrong: reload the page and try again.")
+        raise Refused("the form's CSRF token is missing or wrong (the desk restarts with a new secret, so a page "
+                      "loaded before a restart has an old one): nothing was saved. Reload the record and make the change "
+                      "again.")
 
 
 def install_guard(app: FastAPI, *, token: str | None, hosts: set[str]) -> None:
@@ -83,12 +85,17 @@ def install_guard(app: FastAPI, *, token: str | None, hosts: set[str]) -> None:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> Response:
-        return PlainTextResponse(f"Refused: {error}", 403)
+        # A desk page that gives back what was typed: the same browser's form, refused (another site's form carries
+        # an Origin and is answered in plain text by the guard before it gets here).
+        form = await request.form()
+        typed = str(form.get("value") or form.get("reason") or "")
+        return request.app.state.desk.page(request, "error.html.j2", 403, title="Refused", message=f"Refused: {error}",
+                                           text=typed or None)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
         if token is None and _host_name(request.headers.get("host", "")) not in hosts:
-            return _secured(PlainTextResponse("Unknown host: open the review desk at the address it printed.", 403))
+            return secured(PlainTextResponse("Unknown host: open the review desk at the address it printed.", 403))
         set_token_cookie = False
         if token is not None:
             offered = [
@@ -97,7 +104,7 @@ def install_guard(app: FastAPI, *, token: str | None, hosts: set[str]) -> None:
                 request.headers.get("authorization", "").removeprefix("Bearer ").strip(),
             ]
             if not any(offered_token and hmac.compare_digest(offered_token, token) for offered_token in offered):
-                return _secured(
+                return secured(
                     PlainTextResponse(
                         "A token is required: open the address `perpetuum review` printed (it ends in ?token=...).", 401
                     )
@@ -107,7 +114,7 @@ def install_guard(app: FastAPI, *, token: str | None, hosts: set[str]) -> None:
                 query = urlencode([(key, value) for key, value in request.query_params.multi_items() if key != "token"])
                 response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
                 set_cookie(response, TOKEN_COOKIE, token)
-                return _secured(response)
+                return secured(response)
             set_token_cookie = request.cookies.get(TOKEN_COOKIE) != token
         cookie = request.cookies.get(CSRF_COOKIE, "")
         new_cookie = None
@@ -117,10 +124,10 @@ def install_guard(app: FastAPI, *, token: str | None, hosts: set[str]) -> None:
         if request.method not in {"GET", "HEAD"}:
             problem = _origin_problem(request)
             if problem:
-                return _secured(PlainTextResponse(f"Refused: {problem}", 403))
+                return secured(PlainTextResponse(f"Refused: {problem}", 403))
         response = await call_next(request)
         if new_cookie:
             set_cookie(response, CSRF_COOKIE, new_cookie)
         if set_token_cookie:
             set_cookie(response, TOKEN_COOKIE, token)
-        return _secured(response)
+        return secured(response)
