@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from browser_support import launch_chromium, needs_chromium
+from browser_support import WatchedPage, chromium_browser, needs_chromium
 from test_review import (
     HOSTILE,
     ORIGINAL_TURN,
@@ -20,7 +20,7 @@ from test_review import (
     repaired_records,
     write_dataset,
 )
-from test_review_browser import Server, Watched
+from test_review_browser import serve_desk
 
 from perpetuum.review import ReviewStore, export_reviewed
 
@@ -29,13 +29,7 @@ pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture
@@ -45,13 +39,13 @@ def folder(tmp_path):
 
 @pytest.fixture
 def served(folder):
-    with Server(folder) as server:
+    with serve_desk(folder) as server:
         yield server
 
 
 @pytest.fixture
 def watched(browser):
-    session = Watched(browser)
+    session = WatchedPage(browser)
     yield session
     session.close()
 
@@ -163,7 +157,7 @@ def test_a_verdict_is_overridden_only_with_a_reason_and_the_card_counts_it(serve
 def test_a_second_desk_on_a_taken_port_says_so_and_prints_no_address(tmp_path, watched):
     first = write_dataset(tmp_path / "first")
     second = write_dataset(tmp_path / "second")
-    with Server(first) as running:
+    with serve_desk(first) as running:
         result = subprocess.run(
             [sys.executable, "-m", "perpetuum", "review", str(second), "--port", str(running.port)],
             capture_output=True, text=True, timeout=60,
@@ -291,7 +285,7 @@ def test_the_log_reads_as_text_filters_by_reviewer_and_action_and_pages(served, 
 
 
 def test_a_conflict_shows_the_words_that_differ(served, browser):
-    first, second = Watched(browser), Watched(browser)
+    first, second = WatchedPage(browser), WatchedPage(browser)
     try:
         for session in (first, second):
             session.page.goto(f"{served.url}/records/0")
@@ -334,7 +328,7 @@ def test_triage_search_preview_metadata_strip_and_progress_bar(served, watched):
 
 def test_an_automatic_repair_is_shown_beside_its_original_and_can_be_kept_or_reverted(tmp_path, watched):
     folder = write_dataset(tmp_path / "repaired", repaired_records())
-    with Server(folder) as server:
+    with serve_desk(folder) as server:
         page = watched.page
         page.goto(f"{server.url}/records/0")
         repair = page.locator("#lesson-turn-1-repair")
@@ -399,7 +393,7 @@ def test_hostile_text_stays_text_in_diffs_the_log_and_a_repair(tmp_path, watched
     folder = write_dataset(tmp_path / "hostile", records)
     store = ReviewStore.open(folder)
     store.edit(1, ["lesson", 1, "content"], HOSTILE, version=1, reviewer="<b>x</b>")
-    with Server(folder) as server:
+    with serve_desk(folder) as server:
         page = watched.page
         for path in ("/records/0", "/records/1", "/log", "/log?reviewer=%3Cb%3Ex%3C%2Fb%3E"):
             page.goto(f"{server.url}{path}")
