@@ -4,6 +4,7 @@ for an edit, what "revert this field" would put back."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from perpetuum.review.diff import word_diff
@@ -18,7 +19,7 @@ def _verdict(value: Any) -> str:
     return ("passed" if value["passed"] else "failed") + message
 
 
-def readable_entry(entry: dict[str, Any], validator_columns: list[str] = ()) -> dict[str, Any]:
+def readable_entry(entry: dict[str, Any], validator_columns: Collection[str] = ()) -> dict[str, Any]:
     """The log `entry` with `summary` (a sentence), `diff` (HTML, or None) and `revert` ({path, value, kind} for an
     edit of a field a reviewer may edit, else None) added."""
     action, before, after, field = entry["action"], entry["before"], entry["after"], entry.get("field") or ""
