@@ -32,6 +32,7 @@ from collections import deque
 
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Completion, GenerationParams, cut_at_stop
+from perpetuum.llm.llama_loading import compute_lock
 from perpetuum.llm.prompt_cache import MIN_DECODED_TOKENS
 
 # llama-cpp-python's defaults for the knobs GenerationParams does not expose; both paths use them.
@@ -272,7 +273,8 @@ class BatchEngine:
             batch.logits[n_tokens - 1] = 1
             sequence.logits_index = n_tokens - 1
         batch.n_tokens = n_tokens
-        status = llama_cpp.llama_decode(self.ctx, batch)
+        with compute_lock:
+            status = llama_cpp.llama_decode(self.ctx, batch)
         self.stats["decode_calls"] += 1
         if status != 0:
             for sequence, _, _ in pieces:

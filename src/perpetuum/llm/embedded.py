@@ -32,7 +32,7 @@ from pathlib import Path
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Backend, Completion, GenerationParams, plain_messages
 from perpetuum.llm.batch_engine import MIN_P, TOP_K, BatchEngine, EngineRequest
-from perpetuum.llm.llama_loading import load_llama
+from perpetuum.llm.llama_loading import compute_lock, load_llama
 from perpetuum.llm.prompt_cache import make_reuse_exact
 from perpetuum.llm.registry import register_backend
 
@@ -114,7 +114,6 @@ class EmbeddedBackend(Backend):
         self._llama = None
         self._engine: BatchEngine | None = None
         self._load_lock = threading.Lock()
-        self._call_lock = threading.Lock()
         # Serial requests run on one long-lived thread, like the batch engine's. llama.cpp's CPU backend runs its
         # threads as an OpenMP team owned by the calling thread: calls from a pool of changing threads (as
         # asyncio.to_thread makes) leave one idle team per thread, whose waiting threads take cores from the active one.
@@ -181,7 +180,7 @@ class EmbeddedBackend(Backend):
             seed=request.seed,
             stop=params.stop or [],
         )
-        with self._call_lock:
+        with compute_lock:  # also keeps this model's context to one request at a time
             started = time.perf_counter()
             try:
                 if request.kind == "chat":
