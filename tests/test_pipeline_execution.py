@@ -360,3 +360,22 @@ def test_a_record_torn_by_a_crash_mid_write_is_generated_again_once(tmp_path):
     entries = read_checkpoint_entries(tmp_path)
     assert sorted(entry["index"] for entry in entries) == list(range(10))
     assert [entry["index"] for entry in entries if entry["session"] == 2] == [torn_index]
+
+
+def test_backends_with_the_same_configuration_share_one_instance_and_one_limit():
+    from perpetuum.pipeline import load_spec
+    from perpetuum.pipeline.executor import BackendPool
+
+    spec = story_spec()
+    spec["backends"] = {
+        "default": {"kind": "test-echo", "max_concurrency": 3},
+        "teacher": {"kind": "test-echo", "max_concurrency": 3},
+        "other": {"kind": "test-echo", "max_concurrency": 2},
+    }
+    spec["columns"][4]["backend"] = "teacher"
+    spec["columns"].append({"name": "title", "kind": "llm_text", "prompt": "Title: {{ story }}", "backend": "other"})
+    pool = BackendPool(load_spec(spec))
+    pool.open()
+    assert pool._backends["default"] is pool._backends["teacher"] is not pool._backends["other"]
+    assert pool._semaphores["default"] is pool._semaphores["teacher"]
+    assert pool.total_concurrency() == 3 + 2

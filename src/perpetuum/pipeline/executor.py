@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -94,11 +95,20 @@ class BackendPool:
     def open(self) -> None:
         from perpetuum.llm.registry import get_backend
 
+        # Spec backends with the same configuration (a teacher and a student on the same embedded model) share one
+        # instance and one limit: one model in memory, and their requests batched together.
+        made: dict[str, str] = {}
         for name in self.names_used():
             if name in self._given:
                 backend = self._given[name]
             else:
                 config = self.spec.backends[name]
+                key = json.dumps([config.kind, config.options], sort_keys=True, default=repr)
+                if key in made:
+                    self._backends[name] = self._backends[made[key]]
+                    self._semaphores[name] = self._semaphores[made[key]]
+                    continue
+                made[key] = name
                 try:
                     backend = get_backend(config.kind, **config.options)
                 except PerpetuumError as error:
@@ -118,11 +128,18 @@ class BackendPool:
             }
         return described
 
+    def _distinct(self) -> dict[int, tuple[str, Any]]:
+        """{id(instance): (first spec name, instance)}: each backend instance once, shared or not."""
+        distinct: dict[int, tuple[str, Any]] = {}
+        for name, backend in self._backends.items():
+            distinct.setdefault(id(backend), (name, backend))
+        return distinct
+
     def total_concurrency(self) -> int:
-        return sum(getattr(backend, "max_concurrency", 1) or 1 for backend in self._backends.values())
+        return sum(getattr(backend, "max_concurrency", 1) or 1 for _, backend in self._distinct().values())
 
     async def close(self) -> None:
-        for name, backend in self._backends.items():
+        for name, backend in self._distinct().values():
             if name not in self._given:
                 await backend.aclose()
         self._backends.clear()
