@@ -38,8 +38,10 @@ machine (cores, CPU, load average before each variant).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import inspect
 import json
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -208,6 +210,32 @@ def run_ceiling(
     return results
 
 
+def run_variant(name: str, settings: dict) -> dict:
+    """One variant, with the CPU seconds it cost (this process, plus the server process for the server variants)."""
+    records, max_tokens, threads = settings["records"], settings["max_tokens"], settings["threads"]
+    runs = {
+        "raw": lambda: run_raw(records, max_tokens, threads),
+        "perpetuum-serial": lambda: run_perpetuum(records, max_tokens, {**settings["embedded"], "n_parallel": 1},
+                                                  "serial"),  # fmt: skip
+        "perpetuum-batched": lambda: run_perpetuum(records, max_tokens, settings["batched"], "batched"),
+        "perpetuum-server": lambda: run_server(records, max_tokens, threads, settings["slots"]),
+        "perpetuum-server-1slot": lambda: run_server(records, max_tokens, threads, 1),
+    }
+    cpu_before = time.process_time()
+    measured = runs[name]()
+    measured["cpu_seconds_this_process"] = time.process_time() - cpu_before
+    measured["cpu_seconds"] = measured["cpu_seconds_this_process"] + measured.get("server_cpu_seconds", 0.0)
+    return measured
+
+
+def in_fresh_process(function, *args):
+    """Run `function(*args)` in a new Python process: llama.cpp's OpenMP threads belong to the threads that called
+    it, so a variant run after another in the same process would inherit the first one's idle thread team."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(function, *args).result()
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of another process so far (Linux /proc), all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -272,15 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     # The embedded variants get the backend's own defaults unless an option says otherwise.
     embedded = {"kind": "embedded", **({"n_threads": options.threads} if options.threads else {})}
     batched = {**embedded, **({"n_parallel": options.parallel} if options.parallel else {})}
-    runs = {
-        "raw": lambda: run_raw(options.records, options.max_tokens, threads),
-        "perpetuum-serial": lambda: run_perpetuum(
-            options.records, options.max_tokens, {**embedded, "n_parallel": 1}, "serial"
-        ),
-        "perpetuum-batched": lambda: run_perpetuum(options.records, options.max_tokens, batched, "batched"),
-        "perpetuum-server": lambda: run_server(options.records, options.max_tokens, threads, slots),
-        "perpetuum-server-1slot": lambda: run_server(options.records, options.max_tokens, threads, 1),
-    }
+    settings = dict(records=options.records, max_tokens=options.max_tokens, threads=threads, slots=slots,
+                    embedded=embedded, batched=batched)  # fmt: skip
     results: dict[str, dict] = {}
     started = time.time()
     for name in VARIANTS:
@@ -288,11 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         load_before = os.getloadavg()
         print(f"{name}: running {options.records} records ... (load average {load_before[0]:.1f})", flush=True)
-        cpu_before = time.process_time()
-        measured = runs[name]()
-        measured["cpu_seconds_this_process"] = time.process_time() - cpu_before
-        # What the variant cost the machine: this process, plus the server process for perpetuum-server.
-        measured["cpu_seconds"] = measured["cpu_seconds_this_process"] + measured.get("server_cpu_seconds", 0.0)
+        measured = in_fresh_process(run_variant, name, settings)
         measured["load_average_before"] = [round(value, 2) for value in load_before]
         measured["completion_tokens_per_second"] = measured["completion_tokens"] / measured["seconds"]
         measured["records_per_minute"] = measured["records"] * 60 / measured["seconds"]
@@ -310,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.ceiling:
         load_before = os.getloadavg()
         print(f"ceiling: raw batched decode at B = {options.ceiling} (load average {load_before[0]:.1f})", flush=True)
-        ceiling = run_ceiling(options.ceiling, threads)
+        ceiling = in_fresh_process(run_ceiling, options.ceiling, threads)
 
     print()
     print(f"{'variant':<22} {'records':>7} {'tokens out':>10} {'seconds':>8} {'tokens/s':>9} {'records/min':>11} "

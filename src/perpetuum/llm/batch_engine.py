@@ -1,6 +1,7 @@
 """Continuous batching for the embedded backend: many requests decoded together in one llama.cpp context.
 
-One worker thread owns the context and makes every llama.cpp call. The context has one sequence id, and one KV
+Every llama.cpp call runs on the process's compute thread (`compute_thread.py`), one step per task, so that engines
+of several models and serial requests take turns. The context has one sequence id, and one KV
 stream, per slot (`n_parallel` slots). Each step decodes the prompts of newly admitted requests (each in its own
 call), then the next token of every running request in a single `llama_decode`, ordered by sequence id; after each
 call, every request whose logits came out samples its next token with its own sampler chain, seed and grammar.
@@ -32,7 +33,7 @@ from collections import deque
 
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Completion, GenerationParams, cut_at_stop
-from perpetuum.llm.llama_loading import compute_lock
+from perpetuum.llm import compute_thread
 from perpetuum.llm.prompt_cache import MIN_DECODED_TOKENS
 
 # llama-cpp-python's defaults for the knobs GenerationParams does not expose; both paths use them.
@@ -131,63 +132,76 @@ class BatchEngine:
         self.slots = [_Slot(seq_id) for seq_id in range(n_parallel)]
         self.stats = {"prompt_tokens": 0, "reused_prompt_tokens": 0, "stream_copies": 0, "decode_calls": 0}
         self._pending: deque[EngineRequest] = deque()
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
+        self._scheduled = False  # a step is queued on the compute thread
+        self._idle = threading.Event()
+        self._idle.set()
         self._closed = False
-        self._thread = threading.Thread(target=self._serve, name="perpetuum-llama-batch", daemon=True)
-        self._thread.start()
 
     def submit(self, request: EngineRequest) -> concurrent.futures.Future:
-        with self._condition:
+        with self._lock:
             if self._closed:
                 raise GenerationError("the embedded backend was closed; create a new one")
             self._pending.append(request)
-            self._condition.notify()
+            if not self._scheduled:
+                self._scheduled = True
+                self._idle.clear()
+                compute_thread.submit(self._tick)
         return request.future
 
     def close(self) -> None:
-        with self._condition:
+        """Stop after the step under way; fail what is left; free the context (callable from any thread)."""
+        with self._lock:
             self._closed = True
-            self._condition.notify()
-        self._thread.join()
-        llama_cpp = self._llama_cpp
-        llama_cpp.llama_batch_free(self.batch)
-        llama_cpp.llama_free(self.ctx)
+            leftover = list(self._pending)
+            self._pending.clear()
+        if not compute_thread.on_compute_thread():
+            self._idle.wait()
+        compute_thread.run(self._free)
+        for request in leftover:
+            if request.future.set_running_or_notify_cancel():
+                request.future.set_exception(GenerationError("the embedded backend was closed mid-request"))
 
-    # --- the worker thread -----------------------------------------------------------------------------------
+    # --- on the compute thread -------------------------------------------------------------------------------
 
     def _running(self) -> list[_Sequence]:
         return [slot.sequence for slot in self.slots if slot.sequence is not None]
 
-    def _serve(self) -> None:
+    def _tick(self) -> None:
+        """One step: admit what fits, drop abandoned requests, decode; queue the next step while work is left."""
+        with self._lock:
+            if self._closed:
+                self._scheduled = False
+                self._idle.set()
+                return
+            self._admit()
         try:
-            while True:
-                with self._condition:
-                    while not self._pending and not self._running() and not self._closed:
-                        self._condition.wait()
-                    if self._closed:
-                        break
-                    self._admit()
-                for sequence in [s for s in self._running() if s.request.abandoned]:
-                    self._finish(sequence, None)
-                if self._running():
-                    self._step()
+            for sequence in [s for s in self._running() if s.request.abandoned]:
+                self._finish(sequence, None)
+            if self._running():
+                self._step()
         except BaseException as error:  # never leave a caller waiting forever
             for sequence in self._running():
+                sequence.slot.cached = []
                 self._finish(sequence, GenerationError(f"embedded batch engine failed: {error!r}"))
-            raise
-        finally:
-            with self._condition:
-                self._closed = True
-                leftover = list(self._pending)
-                self._pending.clear()
-            for request in leftover + [s.request for s in self._running()]:
-                if not request.future.done():
-                    request.future.set_exception(GenerationError("the embedded backend was closed mid-request"))
-            for sequence in self._running():
-                self._llama_cpp.llama_sampler_free(sequence.sampler)
+        with self._lock:
+            if (self._pending or self._running()) and not self._closed:
+                compute_thread.submit(self._tick)
+            else:
+                self._scheduled = False
+                self._idle.set()
+
+    def _free(self) -> None:
+        for sequence in self._running():
+            sequence.slot.cached = []
+            self._finish(sequence, GenerationError("the embedded backend was closed mid-request"))
+        if self.ctx:
+            self._llama_cpp.llama_batch_free(self.batch)
+            self._llama_cpp.llama_free(self.ctx)
+            self.ctx = None
 
     def _admit(self) -> None:
-        """Start pending requests while a slot is free (called with the condition held)."""
+        """Start pending requests while a slot is free (called with the lock held)."""
         while self._pending:
             free = [slot for slot in self.slots if slot.sequence is None]
             if not free:
@@ -273,8 +287,7 @@ class BatchEngine:
             batch.logits[n_tokens - 1] = 1
             sequence.logits_index = n_tokens - 1
         batch.n_tokens = n_tokens
-        with compute_lock:
-            status = llama_cpp.llama_decode(self.ctx, batch)
+        status = llama_cpp.llama_decode(self.ctx, batch)
         self.stats["decode_calls"] += 1
         if status != 0:
             for sequence, _, _ in pieces:

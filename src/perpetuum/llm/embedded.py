@@ -13,13 +13,12 @@ Two ways of running, chosen by `n_parallel`:
   its batch neighbours. `max_concurrency` = `n_parallel` tells the executor how many requests to keep in flight.
 
 Models load through `llama_loading.load_llama`, which keeps llama.cpp off its AMX code path (it crashes on CPUs
-with AMX).
+with AMX). Every llama.cpp call runs on the process's one compute thread (`compute_thread.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import importlib.util
 import json
 import os
@@ -32,7 +31,8 @@ from pathlib import Path
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Backend, Completion, GenerationParams, plain_messages
 from perpetuum.llm.batch_engine import MIN_P, TOP_K, BatchEngine, EngineRequest
-from perpetuum.llm.llama_loading import compute_lock, load_llama
+from perpetuum.llm import compute_thread
+from perpetuum.llm.llama_loading import load_llama
 from perpetuum.llm.prompt_cache import make_reuse_exact
 from perpetuum.llm.registry import register_backend
 
@@ -114,10 +114,6 @@ class EmbeddedBackend(Backend):
         self._llama = None
         self._engine: BatchEngine | None = None
         self._load_lock = threading.Lock()
-        # Serial requests run on one long-lived thread, like the batch engine's. llama.cpp's CPU backend runs its
-        # threads as an OpenMP team owned by the calling thread: calls from a pool of changing threads (as
-        # asyncio.to_thread makes) leave one idle team per thread, whose waiting threads take cores from the active one.
-        self._serial_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._seeds = random.Random(seed)
 
     # --- the Backend API -------------------------------------------------------------------------------------
@@ -137,10 +133,7 @@ class EmbeddedBackend(Backend):
         if engine is not None:
             await asyncio.to_thread(engine.close)
         if llama is not None:
-            llama.close()
-        serial_thread, self._serial_thread = self._serial_thread, None
-        if serial_thread is not None:
-            serial_thread.shutdown(wait=False)
+            await compute_thread.run_async(llama.close)
 
     def load(self) -> "EmbeddedBackend":
         """Load the model now (otherwise the first request does it)."""
@@ -154,11 +147,9 @@ class EmbeddedBackend(Backend):
             request.seed = self._seeds.randrange(2**31)
         else:
             request.seed = request.params.seed
-        if self.n_parallel == 1:
-            if self._serial_thread is None:
-                self._serial_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="perpetuum-llama")
-            return await asyncio.get_running_loop().run_in_executor(self._serial_thread, self._run_serial, request)
         await asyncio.to_thread(self._ensure_loaded)
+        if self.n_parallel == 1:
+            return await compute_thread.run_async(self._run_serial, request)
         future = self._engine.submit(request)
         try:
             return await asyncio.wrap_future(future)
@@ -167,9 +158,10 @@ class EmbeddedBackend(Backend):
             raise
 
     def _run_serial(self, request: EngineRequest) -> Completion:
+        """One request through llama-cpp-python, on the compute thread (one request at a time)."""
         from llama_cpp import LlamaGrammar
 
-        llama = self._ensure_loaded()
+        llama = self._llama
         params = request.params
         options = dict(
             temperature=params.temperature,
@@ -180,21 +172,20 @@ class EmbeddedBackend(Backend):
             seed=request.seed,
             stop=params.stop or [],
         )
-        with compute_lock:  # also keeps this model's context to one request at a time
-            started = time.perf_counter()
-            try:
-                if request.kind == "chat":
-                    grammar = None
-                    if request.schema_json is not None:
-                        grammar = LlamaGrammar.from_string(_grammar_text(request.schema_json), verbose=False)
-                    response = llama.create_chat_completion(messages=request.payload, grammar=grammar, **options)
-                    text = response["choices"][0]["message"]["content"] or ""
-                else:
-                    response = llama.create_completion(prompt=request.payload, **options)
-                    text = response["choices"][0]["text"]
-            except ValueError as error:  # llama-cpp-python's way of saying the prompt exceeds the context
-                raise GenerationError(f"embedded model refused the request: {error}; raise n_ctx") from error
-            seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            if request.kind == "chat":
+                grammar = None
+                if request.schema_json is not None:
+                    grammar = LlamaGrammar.from_string(_grammar_text(request.schema_json), verbose=False)
+                response = llama.create_chat_completion(messages=request.payload, grammar=grammar, **options)
+                text = response["choices"][0]["message"]["content"] or ""
+            else:
+                response = llama.create_completion(prompt=request.payload, **options)
+                text = response["choices"][0]["text"]
+        except ValueError as error:  # llama-cpp-python's way of saying the prompt exceeds the context
+            raise GenerationError(f"embedded model refused the request: {error}; raise n_ctx") from error
+        seconds = time.perf_counter() - started
         usage = response["usage"]
         return Completion(
             text=text,
@@ -206,32 +197,37 @@ class EmbeddedBackend(Backend):
         )
 
     def _ensure_loaded(self):
+        """Load the model once (on the compute thread); never call this from the compute thread itself."""
         with self._load_lock:
             if self._llama is None:
                 self._check_params()
-                path = Path(self.model_path) if self.model_path is not None else shipped_model_path()
-                if not path.is_file():
-                    raise ModelFileError(f"GGUF model file {str(path)!r} does not exist; pass an existing model_path")
-                threads = self.n_threads or default_threads()
-                # With batching the worker owns its own context; the Llama object only tokenizes and formats.
-                context = self.n_ctx if self.n_parallel == 1 else 64
-                self._llama = load_llama(
-                    model_path=str(path),
-                    n_ctx=context,
-                    n_batch=min(context, 512),
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    seed=self.seed,
-                    verbose=self.verbose,
-                )
-                if self.n_parallel == 1:
-                    make_reuse_exact(self._llama)  # a seeded answer must not depend on the request before it
-                if "chat_template.default" in self._llama._chat_handlers:
-                    # The GGUF's own template, as the batch engine uses, rather than llama-cpp-python's guess.
-                    self._llama.chat_format = "chat_template.default"
-                if self.n_parallel > 1:
-                    self._engine = BatchEngine(self._llama, self.model_name, self.n_parallel, self.n_ctx, _grammar_text)
+                compute_thread.run(self._load)
             return self._llama
+
+    def _load(self) -> None:
+        path = Path(self.model_path) if self.model_path is not None else shipped_model_path()
+        if not path.is_file():
+            raise ModelFileError(f"GGUF model file {str(path)!r} does not exist; pass an existing model_path")
+        threads = self.n_threads or default_threads()
+        # With batching the engine owns its own context; the Llama object only tokenizes and formats.
+        context = self.n_ctx if self.n_parallel == 1 else 64
+        llama = load_llama(
+            model_path=str(path),
+            n_ctx=context,
+            n_batch=min(context, 512),
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=self.seed,
+            verbose=self.verbose,
+        )
+        if self.n_parallel == 1:
+            make_reuse_exact(llama)  # a seeded answer must not depend on the request before it
+        if "chat_template.default" in llama._chat_handlers:
+            # The GGUF's own template, as the batch engine uses, rather than llama-cpp-python's guess.
+            llama.chat_format = "chat_template.default"
+        if self.n_parallel > 1:
+            self._engine = BatchEngine(llama, self.model_name, self.n_parallel, self.n_ctx, _grammar_text)
+        self._llama = llama
 
     def _check_params(self) -> None:
         for name in ("n_ctx", "n_parallel"):

@@ -34,11 +34,6 @@ REPACK_VARIABLE = "PERPETUUM_LLM_REPACK"
 
 _patch_lock = threading.RLock()
 
-# One llama.cpp computation at a time in this process. Each computation runs on every core with threads that
-# spin-wait for each other; two at once (a teacher and a student model, two specs' backends) oversubscribe the cores
-# and each runs several times slower than alone. Taking turns gives every model the whole machine.
-compute_lock = threading.Lock()
-
 
 def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
     """The instruction-set flags of the first CPU in /proc/cpuinfo (or of the given text); None where unreadable."""
