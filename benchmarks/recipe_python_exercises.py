@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"reference file {options.reference} not found; pass --reference PATH to HumanEval.jsonl.gz")
     os.environ["PERPETUUM_DECONTAMINATION_REFERENCES"] = str(options.reference)
     from perpetuum.pipeline import generate
-    from perpetuum.pipeline.card import validator_summary
+    from perpetuum.card.text import validator_summary
     from perpetuum.pipeline.spec import load_spec
     from perpetuum.sandbox import isolation_mode
 

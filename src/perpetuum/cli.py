@@ -231,8 +231,8 @@ def _fit(frame, model: str, schema_path: Path | None, seed: int, verbose: bool):
 
 
 def _write_card(real, synthetic, output: Path, synthesizer, seed, generation, source, conditions, quiet) -> None:
-    """The dataset card beside a table output (`perpetuum.collapse.guard`); its warnings print in yellow."""
-    from perpetuum.collapse.guard import table_card, write_table_card
+    """The dataset card beside a table output (`perpetuum.card`); its warnings print in yellow."""
+    from perpetuum.card import table_card, write_table_card
 
     card = table_card(
         real, synthetic, synthesizer=getattr(synthesizer, "name", type(synthesizer).__name__),
@@ -416,7 +416,7 @@ def sample(
         synthesizer.verbose = not quiet
     frame, seconds = _sample(synthesizer, rows, conditions, seed, verbose=not quiet)
     write_table(frame, output)
-    from perpetuum.collapse.guard import folder_sha256
+    from perpetuum.card import folder_sha256
 
     real = _read(reference, None, None, "utf-8", verbose=not quiet) if reference is not None else None
     source = source_lineage(reference, real) if reference is not None else {"source": str(model_dir)}

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perpetuum.card.text import build_card, write_card
 from perpetuum.errors import ParameterError
-from perpetuum.pipeline.card import build_card, write_card
 from perpetuum.pipeline.checkpoint import CheckpointStore
 from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runners
 from perpetuum.pipeline.filters import keep_records
