@@ -33,7 +33,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "recipe_python_exercises.json"
 def decontamination_control(reference: Path) -> dict:
     """Each HumanEval problem (prompt + canonical solution) checked against the index: all must be found; and a
     clean control (HumanEval checked against an unrelated text) must find none."""
-    from perpetuum.recipes.decontamination import NgramIndex, contamination, read_reference_texts
+    from perpetuum.pipeline.columns.decontamination import NgramIndex, contamination, read_reference_texts
 
     started = time.perf_counter()
     index = NgramIndex.from_files([reference])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from perpetuum.pipeline.columns.validators import ValidatorSetupError, build_validator
-from perpetuum.recipes.decontamination import (
+from perpetuum.pipeline.columns.decontamination import (
     ENVIRONMENT_VARIABLE,
     NgramIndex,
     contamination,

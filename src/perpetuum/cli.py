@@ -769,6 +769,11 @@ from perpetuum.pipeline.cli_commands import register_commands  # noqa: E402
 
 register_commands(app, wrap=_friendly_errors)
 
+# `perpetuum recipes` (the shipped specs) lives beside the recipes.
+from perpetuum.recipes.cli_commands import register_commands as register_recipe_commands  # noqa: E402
+
+register_recipe_commands(app, wrap=_friendly_errors)
+
 # `perpetuum review DIR` and `perpetuum review export DIR -o OUT` (the human review desk) live in review/.
 from perpetuum.review.cli_commands import register_commands as register_review_commands  # noqa: E402
 

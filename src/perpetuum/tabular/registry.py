@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from perpetuum.registry import Registry
+from perpetuum.tabular.persistence import read_model, restore_synthesizer
 
 if TYPE_CHECKING:
     from perpetuum.tabular.base import Synthesizer
@@ -26,3 +27,10 @@ def get_synthesizer(name: str) -> type["Synthesizer"]:
 def available_synthesizers() -> list[str]:
     """Registered names, then aliases written as 'alias (-> name)'."""
     return SYNTHESIZERS.names()
+
+
+def load_synthesizer(path) -> "Synthesizer":
+    """A fitted synthesizer from a folder written by `Synthesizer.save`, as the class registered under the name the
+    folder records."""
+    document = read_model(path)
+    return restore_synthesizer(get_synthesizer(document["synthesizer"]), document, path)
