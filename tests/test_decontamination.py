@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,7 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
     from perpetuum.cli import app
     from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
 
-    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")  # so that what the command adds is undone after the test
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")
     spec = {
         "name": "echoes", "seed": 3, "backends": {"default": {"kind": "test-echo", "echo_only": True}},
         "columns": [
@@ -121,6 +122,7 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
     kept = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     assert kept and {record["hero"] for record in kept} == {"owl"}
     assert "dropped" in made.output and "clean passed" in made.output
+    assert os.environ[ENVIRONMENT_VARIABLE] == ""  # the files reach the validator through the API, not the environment
 
     missing = runner.invoke(app, ["generate", str(spec_path), "-n", "1", "-o", str(tmp_path / "o2"),
                                   "--decontaminate", str(tmp_path / "nope.jsonl")])
@@ -131,3 +133,25 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
                                     "--decontaminate", str(benchmark)])
     assert pointless.exit_code == 2 and "no decontamination validator" in pointless.output
     assert not (tmp_path / "o3").exists()
+
+
+def test_generate_takes_reference_files_as_an_argument(tmp_path, monkeypatch):
+    from perpetuum.pipeline import generate
+    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    benchmark = tmp_path / "benchmark.txt"
+    benchmark.write_text("Once upon a time the brave little fox ran home to sleep.\n")
+    spec = {
+        "name": "echoes", "seed": 3, "backends": {"default": {"kind": "test-echo", "echo_only": True}},
+        "columns": [
+            {"name": "hero", "kind": "sampler", "sampler": "category", "values": ["fox", "owl"]},
+            {"name": "story", "kind": "llm_text", "prompt": "the brave little {{ hero }} ran home"},
+            {"name": "clean", "kind": "validator", "validator": "decontamination", "target": "story", "n": 5},
+        ],
+        "filters": [{"kind": "validator", "column": "clean"}],
+    }
+    result = generate(spec, 6, tmp_path / "out", progress=False, decontaminate=[benchmark])
+    assert result.records and {record["hero"] for record in result.records} == {"owl"}
+    checked = result.card["spec"]["columns"][2]
+    assert checked["references"] == [str(benchmark.resolve())]  # the card names the files the records were checked against

@@ -100,8 +100,6 @@ def generate_command(
     """
     from perpetuum.pipeline.run import generate
 
-    if decontaminate:
-        _add_decontamination_references(spec, decontaminate)
     try:
         result = generate(
             _spec_source(spec),
@@ -112,6 +110,7 @@ def generate_command(
             retry_failed=retry_failed,
             reference=reference,
             generation=generation,
+            decontaminate=decontaminate,
         )
     except KeyboardInterrupt:
         Console(stderr=True).print(
@@ -138,28 +137,6 @@ def generate_command(
     for warning in card.get("warnings", []):
         Console(stderr=True).print(f"Warning: {warning}", style="yellow", markup=False)
     console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
-
-
-def _add_decontamination_references(spec: str, files: list[Path]) -> None:
-    """Hand `files` to the spec's decontamination validators (through their environment variable), or fail with
-    the reason when a file is missing or the spec has no such validator."""
-    import os
-
-    from perpetuum.errors import ParameterError
-    from perpetuum.pipeline.spec import load_spec
-    from perpetuum.pipeline.columns.decontamination import ENVIRONMENT_VARIABLE
-
-    for path in files:
-        if not path.is_file():
-            raise ParameterError(f"--decontaminate {path}: no such file")
-    loaded = load_spec(_spec_source(spec))
-    if not any(getattr(column, "validator", None) == "decontamination" for column in loaded.columns):
-        raise ParameterError(
-            f"--decontaminate: the spec {spec} has no decontamination validator to give the files to; add a column "
-            "{kind: validator, validator: decontamination, target: COLUMN}"
-        )
-    present = [part for part in os.environ.get(ENVIRONMENT_VARIABLE, "").split(os.pathsep) if part]
-    os.environ[ENVIRONMENT_VARIABLE] = os.pathsep.join(present + [str(path.resolve()) for path in files])
 
 
 def preview_command(
