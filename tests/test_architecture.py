@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tabular", "evaluate"),  # synthesizers; metrics and the evaluation report
     ("card",),  # the dataset card: lineage, collapse signals, the JSON + Markdown writer
     ("pipeline", "collapse"),  # LLM dataset specs and their runner; the model-collapse lab
-    ("recipes",),  # shipped specs and their checks
+    ("recipes", "workflow"),  # shipped specs and their checks; the table flow (split, fit, sample, card, report)
     ("review", "demo"),  # the review desk; the end-to-end demo
     ("cli",),  # the `perpetuum` command
     ("__main__",),  # `python -m perpetuum`
