@@ -12,6 +12,7 @@ retries, failure records), `checkpoint` (JSONL shards + SQLite state), `filters`
 `output` (JSONL, Parquet, Hugging Face datasets), `card` (dataset card), `run` (generate / preview).
 """
 
+from perpetuum.pipeline.columns import ColumnRunner, register_column_kind
 from perpetuum.pipeline.columns.validators import (
     ValidationOutcome,
     Validator,
@@ -22,6 +23,7 @@ from perpetuum.pipeline.run import GenerationResult, agenerate, apreview, genera
 from perpetuum.pipeline.spec import DatasetSpec, SpecError, load_spec
 
 __all__ = [
+    "ColumnRunner",
     "DatasetSpec",
     "GenerationResult",
     "SpecError",
@@ -33,5 +35,6 @@ __all__ = [
     "generate",
     "load_spec",
     "preview",
+    "register_column_kind",
     "register_validator",
 ]

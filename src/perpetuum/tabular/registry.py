@@ -1,4 +1,6 @@
-"""Synthesizers are found by name, so users can add their own without editing Perpetuum."""
+"""Synthesizers are found by name, so users can add their own without editing Perpetuum: register a class in code
+(`@register("mine")`) or, from a package, in the entry-point group `perpetuum.synthesizers` ("mine = module:Class"),
+and `--model mine` reaches it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ if TYPE_CHECKING:
     from perpetuum.tabular.base import Synthesizer
 
 # importing perpetuum.tabular registers the built-in synthesizers
-SYNTHESIZERS = Registry("synthesizer", preload=("perpetuum.tabular",))
+SYNTHESIZERS = Registry("synthesizer", preload=("perpetuum.tabular",), entry_point_group="perpetuum.synthesizers")
 
 
 def register(name: str, *aliases: str):

@@ -12,7 +12,7 @@ A validator kind is a class registered by name with an `Options` pydantic model 
 
 The last two are imported on first use, so a spec without them never loads the sandbox or an n-gram index.
 
-Add your own:
+Add your own in code, or from a package through the entry-point group `perpetuum.validators` ("kind = module:Class"):
 
     @register_validator("max_words")
     class MaxWords(Validator):
@@ -102,6 +102,7 @@ VALIDATORS = Registry(
     "validator kind",
     modules={"code": "perpetuum.pipeline.columns.code_validator", "decontamination": "perpetuum.pipeline.columns.decontamination"},
     name_attribute=None,
+    entry_point_group="perpetuum.validators",
     hint="; or register your own with perpetuum.pipeline.register_validator",
     error=lambda message: ValidatorSetupError(message, "validator"),
 )
