@@ -173,3 +173,20 @@ def test_the_check_sees_an_upward_import(upward, monkeypatch):
     monkeypatch.setitem(GRAPH, source, GRAPH[source] | {target})
     with pytest.raises(AssertionError, match="do not point to a lower layer"):
         test_imports_point_down_the_layers()
+
+
+def test_the_readme_draws_the_same_layers():
+    import re
+
+    readme = (PACKAGE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Architecture", 1)[1]
+    diagram = section.split("```", 2)[1]
+    drawn = []
+    for line in diagram.splitlines():
+        names = re.match(r"\s*((?:\w+(?:/|\.py)\s+)+)", line + " ")  # the names before the description
+        if names:
+            units = {"perpetuum" if name == "__init__.py" else name.removesuffix("/").removesuffix(".py")
+                     for name in names.group(1).split()}
+            drawn.append(tuple(sorted(units)))
+    expected = [tuple(sorted(units)) for units in LAYERS if units != ("__main__",)]
+    assert list(reversed(drawn)) == expected
