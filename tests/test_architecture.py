@@ -11,6 +11,7 @@ left out of the cycle check, since a plug-in importing the registry that loads i
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -176,8 +177,6 @@ def test_the_check_sees_an_upward_import(upward, monkeypatch):
 
 
 def test_the_readme_draws_the_same_layers():
-    import re
-
     readme = (PACKAGE.parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Architecture", 1)[1]
     diagram = section.split("```", 2)[1]

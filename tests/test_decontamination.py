@@ -95,14 +95,9 @@ def test_humaneval_problems_are_found_even_reformatted_and_fresh_code_is_not():
     assert index.shared_ngrams(fresh) == []
 
 
-def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from perpetuum.cli import app
-    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
-
-    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")
-    spec = {
+def _echo_spec() -> dict:
+    """Stories that echo their prompt, with a decontamination validator whose failures drop the record."""
+    return {
         "name": "echoes", "seed": 3, "backends": {"default": {"kind": "test-echo", "echo_only": True}},
         "columns": [
             {"name": "hero", "kind": "sampler", "sampler": "category", "values": ["fox", "owl"]},
@@ -111,6 +106,16 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
         ],
         "filters": [{"kind": "validator", "column": "clean"}],
     }
+
+
+def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")
+    spec = _echo_spec()
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
     benchmark = tmp_path / "benchmark.txt"
@@ -142,16 +147,7 @@ def test_generate_takes_reference_files_as_an_argument(tmp_path, monkeypatch):
     monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
     benchmark = tmp_path / "benchmark.txt"
     benchmark.write_text("Once upon a time the brave little fox ran home to sleep.\n")
-    spec = {
-        "name": "echoes", "seed": 3, "backends": {"default": {"kind": "test-echo", "echo_only": True}},
-        "columns": [
-            {"name": "hero", "kind": "sampler", "sampler": "category", "values": ["fox", "owl"]},
-            {"name": "story", "kind": "llm_text", "prompt": "the brave little {{ hero }} ran home"},
-            {"name": "clean", "kind": "validator", "validator": "decontamination", "target": "story", "n": 5},
-        ],
-        "filters": [{"kind": "validator", "column": "clean"}],
-    }
-    result = generate(spec, 6, tmp_path / "out", progress=False, decontaminate=[benchmark])
+    result = generate(_echo_spec(), 6, tmp_path / "out", progress=False, decontaminate=[benchmark])
     assert result.records and {record["hero"] for record in result.records} == {"owl"}
     checked = result.card["spec"]["columns"][2]
     assert checked["references"] == [str(benchmark.resolve())]  # the card names the files the records were checked against

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from perpetuum import __version__
-from perpetuum.demo.summary import jsonable, markdown_report, number_of, summary_table
+from perpetuum.demo.summary import markdown_report, number_of, summary_table
 from perpetuum.errors import ParameterError
+from perpetuum.evaluate.evaluation import jsonable
 from perpetuum.progress import progress_bar, progress_enabled
 
 __all__ = ["run_demo", "MEANINGS"]

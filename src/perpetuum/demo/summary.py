@@ -1,13 +1,10 @@
-"""How the demo shows its results: the terminal table, the Markdown report, and plain JSON."""
+"""How the demo shows its results: the terminal table and the Markdown report."""
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-import pandas as pd
-
-__all__ = ["summary_table", "markdown_report", "jsonable", "number_of"]
+__all__ = ["summary_table", "markdown_report", "number_of"]
 
 WEAKEST_PAIRS_SHOWN = 5
 
@@ -116,31 +113,3 @@ def _scalar(value):
 def _sort_key(value) -> float:
     number = _scalar(value)
     return float(number) if number is not None else math.inf
-
-
-def _key(key) -> str:
-    """A JSON object key; a pair of columns (a tuple) becomes "first × second"."""
-    return " × ".join(map(str, key)) if isinstance(key, tuple) else str(key)
-
-
-def jsonable(value):
-    """Plain JSON types for the report (numpy scalars, NaN, DataFrames and tuples included)."""
-    if isinstance(value, dict):
-        return {_key(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, pd.DataFrame):
-        return jsonable(value.to_dict(orient="records"))
-    if isinstance(value, pd.Series):
-        return jsonable(value.to_dict())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)

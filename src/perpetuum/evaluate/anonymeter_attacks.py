@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from perpetuum.errors import DataInputError, ParameterError, PerpetuumError
-from perpetuum.evaluate.attacks import NEED_HOLDOUT
-from perpetuum.evaluate.coverage import checked_columns
+from perpetuum.evaluate.attacks import attack_columns
 from perpetuum.evaluate.encoding import as_float, as_labels, is_numeric
 from perpetuum.evaluate.utility import MAX_CLASSES_FOR_NUMERIC_TARGET
 
@@ -135,10 +134,7 @@ class _AttackTables:
 
 def _attack_tables(train, synthetic, holdout, *, n_attacks: int, target: str | None, seed: int,
                    max_rows: int) -> _AttackTables:
-    if holdout is None:
-        raise ParameterError(NEED_HOLDOUT)
-    columns = checked_columns(train, synthetic)
-    checked_columns(train, holdout, what="holdout")
+    columns = attack_columns(train, synthetic, holdout)
     if n_attacks < 1:
         raise ParameterError(f"n_attacks must be at least 1, got {n_attacks}")
     if target is not None and target not in columns:

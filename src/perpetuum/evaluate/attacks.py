@@ -17,7 +17,7 @@ from perpetuum.evaluate.coverage import checked_columns
 from perpetuum.evaluate.encoding import DistanceEncoder
 from perpetuum.evaluate.privacy import _nearest_distances
 
-__all__ = ["membership_inference", "NEED_HOLDOUT"]
+__all__ = ["membership_inference", "attack_columns"]
 
 NEED_HOLDOUT = (
     "privacy attacks need a holdout: real rows from the same source that were not used to train the "
@@ -49,10 +49,7 @@ def membership_inference(
 
     Returns also "n_candidates" (per group), "median_distance_members", "median_distance_non_members".
     """
-    if holdout is None:
-        raise ParameterError(NEED_HOLDOUT)
-    columns = checked_columns(train, synthetic)
-    checked_columns(train, holdout, what="holdout")
+    columns = attack_columns(train, synthetic, holdout)
     if max_rows < 2:
         raise ParameterError(f"max_rows must be at least 2 (one member, one non-member), got {max_rows}")
     rng = np.random.default_rng(seed)
@@ -74,3 +71,13 @@ def membership_inference(
     }
 
 
+
+
+def attack_columns(train: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None) -> list[str]:
+    """The columns a privacy attack compares, once the three tables are checked to have them; ParameterError
+    without a holdout."""
+    if holdout is None:
+        raise ParameterError(NEED_HOLDOUT)
+    columns = checked_columns(train, synthetic)
+    checked_columns(train, holdout, what="holdout")
+    return columns
