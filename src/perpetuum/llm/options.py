@@ -50,7 +50,8 @@ def options_model(backend_class: type) -> type[BaseModel]:
         annotation = _checkable(hints.get(name, Any))
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
         fields[name] = (annotation, Field(default, **LIMITS.get(name, {})))
-    config = ConfigDict(extra="allow" if takes_any_key else "forbid", strict=True, arbitrary_types_allowed=True)
+    # Lax, as pydantic's default: "big" for an int is an error, while a path given as text suits a Path parameter.
+    config = ConfigDict(extra="allow" if takes_any_key else "forbid", arbitrary_types_allowed=True)
     return create_model(f"{backend_class.__name__}Options", __config__=config, **fields)
 
 

@@ -411,7 +411,7 @@ class PluginColumn(BaseModel):
         from perpetuum.pipeline.columns import COLUMN_KIND_PLUGINS
 
         if kind not in COLUMN_KIND_PLUGINS.names():
-            known = [name for name in COLUMN_KINDS] + COLUMN_KIND_PLUGINS.names()
+            known = [*COLUMN_KINDS, *COLUMN_KIND_PLUGINS.names()]
             raise ValueError(f"unknown column kind {kind!r}; use one of {', '.join(known)}")
         return kind
 
