@@ -168,7 +168,8 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
-@pytest.mark.parametrize("upward", ["perpetuum.pipeline.spec -> perpetuum.recipes", "perpetuum.schema -> perpetuum.cli"])
+@pytest.mark.parametrize("upward", ["perpetuum.pipeline.spec -> perpetuum.recipes",
+                                    "perpetuum.schema -> perpetuum.cli"])
 def test_the_check_sees_an_upward_import(upward, monkeypatch):
     source, target = (name.strip() for name in upward.split("->"))
     monkeypatch.setitem(GRAPH, source, GRAPH[source] | {target})

@@ -126,7 +126,8 @@ def test_collapse_generators_and_spec_sources_come_from_entry_points_too(install
 
 
 def test_an_unknown_column_kind_lists_the_built_in_ones():
-    with pytest.raises(SpecError, match=r"columns\[0\].kind: unknown column kind 'shuot'; use one of sampler, llm_text"):
+    expected = r"columns\[0\].kind: unknown column kind 'shuot'; use one of sampler, llm_text"
+    with pytest.raises(SpecError, match=expected):
         load_spec({"name": "x", "columns": [{"name": "a", "kind": "shuot"}]})
 
 

@@ -2,8 +2,8 @@
 
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
 `sample` is `perpetuum.workflow.sample_saved_model`, `synthesize` is `perpetuum.workflow.synthesize`, `schema` is
-`infer_schema(read_table(...))`, `evaluate` is `perpetuum.evaluate.evaluate(real, synthetic, holdout, target=...)` then `.to_html` / `.to_json`,
-`demo` is `perpetuum.demo.run_demo`.
+`infer_schema(read_table(...))`, `evaluate` is `perpetuum.evaluate.evaluate(real, synthetic, holdout, target=...)`
+then `.to_html` / `.to_json`, `demo` is `perpetuum.demo.run_demo`.
 """
 
 from __future__ import annotations

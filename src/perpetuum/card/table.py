@@ -36,8 +36,8 @@ def table_card(
     table the synthesizer learned from; None: signals not computed, the card says why).
 
     generation: which step of a loop this is (0: the synthesizer learned from real data); None infers it from a
-    card beside the source file (its generation + 1), else 0. source: `perpetuum.card.lineage.source_lineage`'s dict (path,
-    sha256, rows) or anything describing the training data. Rows sampled under conditions are not comparable with
+    card beside the source file (its generation + 1), else 0. source: `source_lineage`'s dict (path, sha256, rows)
+    or anything describing the training data. Rows sampled under conditions are not comparable with
     the whole table, so `conditions` turns the signals off (and says so)."""
     generation = check_generation(generation)
     parent, parent_card = parent_generation((source or {}).get("source"))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from perpetuum import __version__
 from perpetuum.card.lineage import check_generation, file_sha256, parent_generation
 from perpetuum.card.signals import text_signals
-from perpetuum.card.writer import write_card_files
+from perpetuum.card.writer import markdown_cell, three_decimals, write_card_files
 
 if TYPE_CHECKING:
     from perpetuum.pipeline.spec import DatasetSpec, Price
@@ -282,7 +282,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         for name, check in card["validators"].items():
             rate = "n/a" if check["pass_rate"] is None else f"{check['pass_rate']:.1%}"
             why = "; ".join(f"{reason} ({count})" for reason, count in check["failure_reasons"].items()) or "none"
-            why = why.replace("|", "\\|")
+            why = markdown_cell(why)
             lines.append(f"| {name} | {check['validator']} | {check['passed']} of {check['checked']} | {rate} | {why} |")
         lines.append("")
     lines += ["## Columns", "", "| column | kind |", "| --- | --- |"]
@@ -357,19 +357,14 @@ def _collapse_markdown(signals: dict[str, Any]) -> list[str]:
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, entry in signals["per_column"].items():
         diversity, compared = entry["diversity"], entry.get("vs_reference", {})
-        lines.append(
-            f"| {name} | {diversity['texts']} | {_ratio(diversity.get('distinct_2'))} | {diversity['vocabulary_size']} "
-            f"| {_ratio(diversity.get('near_duplicate_rate'))} | {_ratio(compared.get('vocabulary_ratio'))} "
-            f"| {_ratio(compared.get('length_tail_coverage'))} |"
-        )
+        cells = [name, diversity["texts"], three_decimals(diversity.get("distinct_2")), diversity["vocabulary_size"],
+                 three_decimals(diversity.get("near_duplicate_rate")), three_decimals(compared.get("vocabulary_ratio")),
+                 three_decimals(compared.get("length_tail_coverage"))]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     if signals.get("note"):
         lines += ["", signals["note"] + "."]
     lines += [""] + ([f"- **Warning:** {warning}" for warning in signals["warnings"]] or ["No warning."])
     return lines
-
-
-def _ratio(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def write_card(card: dict[str, Any], output_dir: Path) -> dict[str, str]:

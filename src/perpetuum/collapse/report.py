@@ -105,7 +105,8 @@ def write_html(result: CollapseResult, path: str | Path, title: str | None = Non
     for strategy in result.strategies:
         for generation in shown:
             rows.append([strategy, generation] + [
-                result.number_text(result.median(metric, strategy)[generation]) if metric in result.metrics[strategy] else "-"
+                result.number_text(result.median(metric, strategy)[generation])
+                if metric in result.metrics[strategy] else "-"
                 for metric in metrics
             ])
     generator = result.generator

@@ -1,7 +1,9 @@
 """Saving and loading fitted synthesizers as a folder of JSON + NumPy arrays.
 
 The class to rebuild is looked up by its registered name (`perpetuum.tabular.load_synthesizer`), so this module
-knows no synthesizer. No pickle anywhere: `model.json` holds parameters, schema and column transforms; `arrays.npz` holds numeric state
+knows no synthesizer.
+
+No pickle anywhere: `model.json` holds parameters, schema and column transforms; `arrays.npz` holds numeric state
 and is loaded with `allow_pickle=False`, so opening a model file from someone else cannot run their code.
 """
 

@@ -12,7 +12,8 @@ from perpetuum.progress import progress_bar
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["check_row_count", "split_holdout", "fit_synthesizer", "sample_rows", "evaluate_synthetic", "write_table_card_beside"]
+__all__ = ["check_row_count", "split_holdout", "fit_synthesizer", "sample_rows", "evaluate_synthetic",
+           "write_table_card_beside"]
 
 
 def check_row_count(n: int) -> None:

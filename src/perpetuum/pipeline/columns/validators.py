@@ -100,7 +100,10 @@ class Validator(ABC):
 # Kinds provided by modules imported on first use, so the core never imports them up front.
 VALIDATORS = Registry(
     "validator kind",
-    modules={"code": "perpetuum.pipeline.columns.code_validator", "decontamination": "perpetuum.pipeline.columns.decontamination"},
+    modules={
+        "code": "perpetuum.pipeline.columns.code_validator",
+        "decontamination": "perpetuum.pipeline.columns.decontamination",
+    },
     name_attribute=None,
     entry_point_group="perpetuum.validators",
     hint="; or register your own with perpetuum.pipeline.register_validator",
