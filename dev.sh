@@ -108,6 +108,9 @@ case "$command" in
         # llama.cpp threads spin-wait for each other; one thread per model keeps parallel tests from starving
         export PERPETUUM_LLM_THREADS="${PERPETUUM_LLM_THREADS:-1}"
         install "test"
+        # llama.cpp's own llama-server (parallel slots), from the same llama.cpp source, for the openai backend's
+        # tests; built once per llama-cpp-python pin and CPU (scripts/build_llama_server.sh keeps a stamp).
+        bash scripts/build_llama_server.sh "$VENV"
         ensure_chromium
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;

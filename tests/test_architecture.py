@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "perpetuum"
 
 # Bottom to top. Packages in one layer never import each other.
 LAYERS: list[tuple[str, ...]] = [
-    ("perpetuum", "errors", "progress"),  # the package root (its version), typed errors, progress bars
+    ("perpetuum", "errors", "progress", "markdown"),  # the root (its version), errors, progress bars, inert Markdown
     ("registry",),  # the name-to-class registry behind every plug-in
     ("datasets", "schema", "llm", "sandbox"),  # shipped tables; reading sources and schemas; model backends; sandbox
     ("tabular", "evaluate"),  # synthesizers; metrics and the evaluation report

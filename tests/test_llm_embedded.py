@@ -96,6 +96,36 @@ def test_a_seeded_answer_does_not_depend_on_its_batch_neighbours(batched):
     assert together[0].text == alone
 
 
+def test_shared_prompt_prefixes_are_reused_and_copied_between_slots_without_changing_an_answer(serial):
+    # Two slots. The first request (long system prompt S) runs long; the second (another system prompt) ends after 3
+    # tokens, so the third request (S again) takes its slot while the first still runs: it copies the first slot's
+    # KV stream and decodes only its own question. Later requests reuse what their slot kept. Every seeded answer
+    # must equal the serial path's, which decodes whole prompts.
+    system = "You are a patient teacher who explains things to small children. " * 6
+    conversations = [
+        [
+            {"role": "system", "content": system if n % 2 == 0 else f"You write story number {n}."},
+            {"role": "user", "content": f"Tell me a long story about the number {n}."},
+        ]
+        for n in range(6)
+    ]
+    lengths = [40, 3, 16, 16, 16, 16]
+    params = [GenerationParams(temperature=1.0, max_tokens=tokens, seed=100 + n) for n, tokens in enumerate(lengths)]
+    backend = get_backend("embedded", n_parallel=2, n_ctx=512, n_threads=THREADS).load()
+    try:
+
+        async def together():
+            return await asyncio.gather(*(backend.chat(c, p) for c, p in zip(conversations, params)))
+
+        batched_answers = asyncio.run(together())
+        stats = backend._engine.stats
+    finally:
+        asyncio.run(backend.aclose())
+    serial_answers = [asyncio.run(serial.chat(c, p)) for c, p in zip(conversations, params)]
+    assert [a.text for a in batched_answers] == [a.text for a in serial_answers]
+    assert stats["stream_copies"] >= 1 and stats["reused_prompt_tokens"] > stats["prompt_tokens"] / 4
+
+
 def test_chat_many_keeps_the_order_of_the_conversations(batched):
     conversations = [[{"role": "user", "content": f"Repeat the number {n}."}] for n in range(5)]
     answers = asyncio.run(batched.chat_many(conversations, GenerationParams(max_tokens=6, seed=3)))

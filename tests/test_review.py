@@ -79,6 +79,26 @@ def dataset_records() -> list[dict]:
     ]
 
 
+REPAIRED_TURN = "Good start! 7 + 5 is 12, so Mia has 12 apples."
+ORIGINAL_TURN = "Good start! 7 + 5 is 13, so Mia has 13 apples."
+
+
+def repaired_records() -> list[dict]:
+    """Two records whose teacher turn 1 was repaired automatically (verify-and-repair): the turn holds the repair,
+    and `repair` the original with the claim checker's verdict on it."""
+    records = []
+    for index in range(2):
+        record = _record(index, lesson=_lesson(REPAIRED_TURN))
+        record["lesson"][1]["repair"] = {
+            "original": ORIGINAL_TURN, "validator": "claim_check", "attempts": 1,
+            "verdict": {"passed": False, "message": "1 of 1 claims wrong: turn 1: 7 + 5 = 13",
+                        "flags": [{"turn": 1, "role": "teacher", "claim": "7 + 5 = 13", "reason": "7 + 5 is 12, not 13",
+                                   "expected": "12"}]},
+        }
+        records.append(record)
+    return records
+
+
 MATH_COLUMNS = {
     "student": {"kind": "sampler"}, "operation": {"kind": "sampler"}, "a": {"kind": "sampler"},
     "b": {"kind": "sampler"}, "answer": {"kind": "expression"}, "problem": {"kind": "llm_json"},
@@ -106,6 +126,14 @@ def _card(folder: Path, records: list[dict], formats: list[str], columns: dict[s
         "seed": 7,
         "records": {"requested": len(records) + 1, "generated": len(records) + 1, "failed": 0, "kept": len(records),
                     "dropped": 1, "dropped_by_reason": {"validator claim_check failed": 1}, "failed_by_reason": {}},
+        "validators": {
+            name: {"validator": options["validator"], "checked": len(records),
+                   "passed": sum(record[name]["passed"] for record in records),
+                   "pass_rate": round(sum(record[name]["passed"] for record in records) / len(records), 4),
+                   "failure_reasons": {}}
+            for name, options in columns.items() if options["kind"] == "validator"
+        },
+        "warnings": [],
         "columns": [{"name": name, "kind": kind} | ({"sampler": "person"} if kind == "sampler" else {})
                     for name, kind in kinds],
         "column_order": [name for name, _ in kinds],
@@ -225,14 +253,45 @@ def test_editing_back_to_the_original_clears_the_edited_mark(store):
 
 
 def test_a_whole_field_can_be_replaced_with_any_json_but_text_stays_text(store):
-    record = store.edit(1, ["claim_check"], {"passed": False, "message": "checked by hand"}, version=1, reviewer="ana")
-    assert record.flagged == ["claim_check"] and store.counts()["flagged"] == 3
+    record = store.edit(1, ["student"], {"first_name": "Ana", "age": 10}, version=1, reviewer="ana")
+    assert record.current["student"] == {"first_name": "Ana", "age": 10} and record.edited
     with pytest.raises(ReviewError, match="holds text"):
         store.edit(1, ["solution"], 42, version=2, reviewer="ana")
     with pytest.raises(ReviewError, match="no field lesson\\[9\\]"):
         store.edit(1, ["lesson", 9, "content"], "x", version=2, reviewer="ana")
     with pytest.raises(ReviewError, match="no record 99"):
         store.get(99)
+
+
+def test_a_verdict_is_not_edited_by_hand_but_overridden_with_a_reason(store):
+    with pytest.raises(ReviewError, match="claim_check is a validator's verdict"):
+        store.edit(0, ["claim_check"], {"passed": True, "message": "fine"}, version=1, reviewer="ana")
+    with pytest.raises(ReviewError, match="validator's verdict"):
+        store.edit(0, ["claim_check", "passed"], True, version=1, reviewer="ana")
+    with pytest.raises(ReviewError, match="reason is required"):
+        store.override(0, "claim_check", True, "  ", version=1, reviewer="ana")
+    record = store.override(0, "claim_check", True, "13 is the count of all fruit in the story", version=1,
+                            reviewer="ana")
+    verdict = record.current["claim_check"]
+    assert verdict["passed"] is True and record.flagged == []
+    assert verdict["override"] == {"passed_before": False, "reason": "13 is the count of all fruit in the story",
+                                   "reviewer": "ana"}
+    assert verdict["flags"] == dataset_records()[0]["claim_check"]["flags"]  # what the checker said stays readable
+    [entry] = store.log(0)
+    assert (entry["action"], entry["field"], entry["before"]["passed"]) == ("override", "claim_check", False)
+    with pytest.raises(ReviewError, match="not a validator column"):
+        store.override(0, "quality", True, "fine", version=2, reviewer="ana")
+
+
+def test_accepting_a_flagged_record_needs_the_reviewer_to_say_so(store):
+    from perpetuum.review.store import StillFlagged
+
+    with pytest.raises(StillFlagged, match="still flagged by claim_check"):
+        store.accept(0, version=1, reviewer="ana")
+    assert store.get(0).status == "pending" and store.log(0) == []
+    record = store.accept(0, version=1, reviewer="ana", while_flagged=True)
+    assert record.status == "accepted"
+    assert store.log(0)[0]["after"] == {"status": "accepted", "reason": None, "while_flagged": ["claim_check"]}
 
 
 def test_a_stale_version_is_a_conflict_and_the_attempt_is_kept_in_the_log(store):
@@ -416,8 +475,12 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert result.n_exported == 2
     exported = _read_jsonl(out / "data.jsonl")
     assert exported[0]["lesson"][1]["content"] == "Good start! 7 + 5 is 12."
-    assert exported[1] == dataset_records()[1]
-    assert list(exported[0]) == list(dataset_records()[0])  # the generator's columns, in its order
+    # each record carries its row in the generated data and the review's decision
+    assert {key: value for key, value in exported[1].items() if key not in ("source_index", "review")} == dataset_records()[1]
+    assert list(exported[0]) == [*dataset_records()[0], "source_index", "review"]  # the generator's columns first
+    assert [row["source_index"] for row in exported] == [0, 1]
+    assert exported[0]["review"]["decision"] == "accepted" and exported[0]["review"]["edited"] is True
+    assert exported[1]["review"]["reviewer"] == "ben" and exported[1]["review"]["accepted_while_flagged"] == []
     [rejected] = _read_jsonl(out / "rejected.jsonl")
     assert (rejected["index"], rejected["detail"], rejected["record"]["problem"]["title"]) == (2, "hostile markup", HOSTILE)
     log = _read_jsonl(out / "review_log.jsonl")
@@ -431,7 +494,8 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert review["accepted_edited"] == 1 and review["edits_by_column"] == {"lesson": 1}
     assert review["rejection_reasons"] == {"hostile markup": 1}
     assert review["actions_by_reviewer"] == {"ana": 3, "ben": 1}
-    assert card["name"] == "math_dialogues" and card["records"]["kept"] == 4  # the generation figures stay
+    assert card["name"] == "math_dialogues" and card["generation"]["records"]["kept"] == 4  # as generated, apart
+    assert card["records"]["kept"] == 2
     assert Path(card["files"]["jsonl"]).parent == out
     markdown = (out / "card.md").read_text()
     assert markdown.startswith("# math_dialogues") and "## Review" in markdown
@@ -439,6 +503,46 @@ def test_export_writes_accepted_records_with_corrections_the_log_and_a_card_with
     assert "| 4 | 3 | 2 | 1 | 1 | 1 | 1 |" in markdown and "hostile markup" in markdown
     assert review["verdicts_changed_by_recheck"] == 1
     assert (folder / "data.jsonl").read_text() == "".join(json.dumps(r) + "\n" for r in dataset_records())
+
+
+def test_the_exported_card_describes_the_exported_records_and_keeps_the_generation_apart(folder, store, tmp_path):
+    store.reject(0, "wrong sum", version=1, reviewer="ana")
+    store.reject(3, "tests fail", version=1, reviewer="ana")
+    store.accept(1, version=1, reviewer="ana")
+    store.accept(2, version=1, reviewer="ana")
+    card = export_reviewed(folder, tmp_path / "reviewed").card
+    assert card["records"]["kept"] == 2 and card["records"]["dropped_by_reason"] == {"rejected by a reviewer": 2}
+    assert (card["validators"]["claim_check"]["checked"], card["validators"]["claim_check"]["passed"]) == (2, 2)
+    assert card["validators"]["tests_pass"]["pass_rate"] == 1.0
+    assert card["collapse_signals"]["per_column"]["lesson"]["diversity"]["texts"] == 2
+    generation = card["generation"]
+    assert generation["records"]["kept"] == 4 and generation["validators"]["claim_check"]["passed"] == 3
+    markdown = (tmp_path / "reviewed" / "card.md").read_text()
+    assert "| claim_check | python | 2 of 2 | 100.0% |" in markdown
+    assert "## As generated, before review" in markdown and "| claim_check | 3 of 4 |" in markdown
+
+
+def test_markdown_cards_escape_what_reviewers_and_models_wrote(folder, store, tmp_path):
+    from markdown_it import MarkdownIt
+
+    hostile = "<img src=x onerror=alert(3)> [click](javascript:alert(4)) | cell"
+    store.reject(0, hostile, version=1, reviewer="<b onmouseover=alert(5)>Eve</b>")
+    store.accept(1, version=1, reviewer="ana")
+    export_reviewed(folder, tmp_path / "reviewed")
+    markdown = (tmp_path / "reviewed" / "card.md").read_text()
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    assert "<img" not in html and "<b " not in html and "href" not in html  # no element, no link
+    assert "&lt;img src=x onerror=alert(3)&gt;" in html  # shown as text, in one table cell
+    assert "| cell" in html
+
+    from perpetuum.pipeline.card import render_markdown
+
+    generated = json.loads((folder / "card.json").read_text())
+    generated["description"] = "<script>alert(6)</script>"
+    generated["records"]["dropped_by_reason"] = {"<img src=y onerror=alert(7)>": 1}
+    generated["validators"]["claim_check"]["failure_reasons"] = {"<svg onload=alert(8)>": 1}
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(render_markdown(generated))
+    assert "<script" not in html and "<img" not in html and "<svg" not in html
 
 
 def test_export_uses_the_generated_formats_and_refuses_the_source_folder(tmp_path):
@@ -489,6 +593,18 @@ def test_a_post_without_the_csrf_token_is_refused(folder):
     assert ReviewStore.open(folder).get(1).status == "pending"
     response = client.post("/records/1/accept", data={"version": "1", "csrf": _csrf(html)}, follow_redirects=False)
     assert response.status_code == 303 and ReviewStore.open(folder).get(1).status == "accepted"
+
+
+def test_a_form_from_before_a_restart_is_refused_but_its_text_comes_back(folder):
+    before = _client(folder)
+    csrf = _csrf(before.get("/records/1").text)
+    after = _client(folder)  # the desk restarted: a new CSRF secret, the same browser cookie
+    after.cookies.update(before.cookies)
+    response = after.post("/records/1/edit", data={"path": '["lesson", 3, "content"]', "value": "A long fix.",
+                                                   "version": "1", "kind": "text", "csrf": csrf})
+    assert response.status_code == 403 and "loaded before a restart" in response.text
+    assert '<textarea readonly rows="8" id="your-text">A long fix.</textarea>' in response.text
+    assert ReviewStore.open(folder).get(1).version == 1
 
 
 def test_without_a_token_only_loopback_host_names_are_served(folder):
@@ -550,6 +666,102 @@ def test_queue_page_filters(folder):
     assert client.get("/records/99").status_code == 404
 
 
+def test_errors_are_desk_pages_not_json(folder):
+    client = _client(folder)
+    for path, status, text in [("/records/abc", 404, "There is no record &#39;abc&#39;: records are numbered 0 to 3"),
+                               ("/records/99", 404, "no record 99"), ("/nowhere", 404, "The desk has no page /nowhere")]:
+        response = client.get(path)
+        assert response.status_code == status and response.headers["content-type"].startswith("text/html"), path
+        assert text in response.text and 'data-count="records"' in response.text, path
+    response = client.get("/records/0/accept")
+    assert response.status_code == 405 and "use the page&#39;s buttons" in response.text
+    csrf = _csrf(client.get("/records/1").text)
+    response = client.post("/records/1/edit", data={"path": '["lesson", 1, "content"]', "value": "kept text",
+                                                     "csrf": csrf})  # no version
+    assert response.status_code == 400 and "without a usable version" in response.text and "kept text" in response.text
+
+
+def test_an_unexpected_failure_is_a_desk_page_too(folder):
+    app = create_app(folder, reviewer="tester")
+    with sqlite3.connect(app.state.store.path) as connection:  # the store broken under a running desk
+        connection.execute("DROP TABLE log")
+    response = TestClient(app, base_url="http://127.0.0.1:8765", raise_server_exceptions=False).get("/log")
+    assert response.status_code == 500 and "Something went wrong" in response.text
+    assert "no such table: log" in response.text and "Traceback" not in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_a_refused_edit_reopens_its_editor_with_the_text_and_the_reason(folder):
+    client = _client(folder)
+    csrf = _csrf(client.get("/records/0").text)
+    response = client.post("/records/0/edit", data={"path": '["claim_check"]', "value": '{"passed": true}',
+                                                    "version": "1", "kind": "json", "csrf": csrf})
+    assert response.status_code == 400
+    assert "claim_check is a validator&#39;s verdict" in response.text
+    response = client.post("/records/0/reject", data={"reason": "  ", "version": "1", "csrf": csrf})
+    assert response.status_code == 400 and "Not rejected: say why" in response.text
+    response = client.post("/records/0/accept", data={"version": "1", "csrf": csrf})
+    assert response.status_code == 200 and 'id="confirm-flagged"' in response.text
+    assert ReviewStore.open(folder).get(0).status == "pending"
+    response = client.post("/records/0/accept", data={"version": "1", "csrf": csrf, "while_flagged": "1"},
+                           follow_redirects=False)
+    assert response.status_code == 303 and ReviewStore.open(folder).get(0).status == "accepted"
+
+
+def test_an_edit_redirects_to_the_edited_field(folder):
+    client = _client(folder)
+    csrf = _csrf(client.get("/records/1").text)
+    for path, value, anchor in [('["lesson", 2, "content"]', "Is it twelve?", "#lesson-turn-2"),
+                                ('["problem", "title"]', "Pears", "#field-problem-title"),
+                                ('["solution"]', "def add(a, b):\n    return b + a\n", "#field-solution")]:
+        version = ReviewStore.open(folder).get(1).version
+        response = client.post("/records/1/edit", data={"path": path, "value": value, "version": str(version),
+                                                        "csrf": csrf, "query": "flagged=1"}, follow_redirects=False)
+        assert response.headers["location"] == f"/records/1?flagged=1{anchor}"
+
+
+def test_search_finds_records_by_any_words_they_hold(store):
+    assert store.queue_ids(search="a - b") == [3]
+    assert store.queue_ids(search="SCRIPT perpetuumInjected") == [2]
+    assert store.queue_ids(search="100%") == []  # LIKE wildcards are matched as text
+    assert store.queue_ids(search="apples", flagged=True) == [0, 3]
+    assert store.queue(search="Kid1")[0]["preview"].startswith("addition · Apples · Mia has 7 apples")
+
+
+def test_the_log_pages_and_filters(store):
+    version = 1
+    for _ in range(3):
+        version = store.accept(1, version=version, reviewer="ana").version
+        version = store.reset(1, version=version, reviewer="ben").version
+    entries, total = store.log_page(reviewer="ben", limit=2)
+    assert total == 3 and [entry["action"] for entry in entries] == ["reset", "reset"]
+    assert entries[0]["id"] > entries[1]["id"]  # newest first
+    entries, total = store.log_page(action="accept", offset=2, limit=2)
+    assert total == 3 and len(entries) == 1
+    assert store.log_reviewers() == ["ana", "ben"]
+
+
+def test_word_diffs_mark_only_the_changed_words_and_escape_them():
+    from perpetuum.review.diff import word_diff
+
+    assert str(word_diff("7 + 5 is 13, so 13.", "7 + 5 is 12, so 12.")) == (
+        "7 + 5 is <del>13</del><ins>12</ins>, so <del>13</del><ins>12</ins>.")
+    assert str(word_diff("a <b>", "a <i>")) == "a &lt;<del>b</del><ins>i</ins>&gt;"
+    assert "<ins>" in str(word_diff({"passed": False}, {"passed": True}))
+
+
+def test_a_claim_is_marked_where_the_text_says_it():
+    from perpetuum.review.render import claim_spans
+
+    text = "Good start! 7 + 5 is 13, so you have 13 apples."
+    [(start, end)] = claim_spans(text, ["7 + 5 = 13"])
+    assert text[start:end] == "7 + 5 is 13"
+    assert claim_spans("Half: 1/2 plus 1/3 makes 2/5.", ["1/2 + 1/3 = 2/5"]) != []
+    assert claim_spans("seven and five are thirteen", ["7 + 5 = 13"]) == []  # not found: nothing marked
+    html = str(text_html("<b>7 + 5 is 13</b>", [(3, 14)]))
+    assert html == '&lt;b&gt;<mark class="wrong-claim">7 + 5 is 13</mark>&lt;/b&gt;'
+
+
 # -- the command line and a killed server -------------------------------------------------------------------------
 
 
@@ -608,3 +820,19 @@ def test_cli_export_and_a_remote_host_without_token_gets_one(folder, tmp_path):
     assert required_token("0.0.0.0", "given-token") == "given-token"
     with pytest.raises(ParameterError, match="at least 8"):
         required_token("0.0.0.0", "short")
+
+
+def test_a_taken_port_is_refused_with_the_port_named_and_another_suggested():
+    from perpetuum.review.cli_commands import bind_port
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ParameterError, match=f"port {port} on 127.0.0.1 is already in use.*--port {port + 1}"):
+            bind_port("127.0.0.1", port)
+    listener = bind_port("127.0.0.1", port)  # free again: bound, listening
+    try:
+        assert listener.getsockname()[1] == port
+    finally:
+        listener.close()

@@ -6,13 +6,10 @@ the app served by uvicorn on 127.0.0.1 in a thread. Skipped, with the reason, wh
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from browser_support import launch_chromium, needs_chromium
+from browser_support import ServedApp, WatchedPage, chromium_browser, needs_chromium
 
 from perpetuum.recipes.math_claims import check_claims
 from perpetuum.review import ReviewStore, create_app
@@ -30,43 +27,14 @@ FIXED_TURN = "Good start! Count on from 7: 8, 9, 10, 11, 12. So 7 + 5 is 12."
 pytestmark = needs_chromium
 
 
-class Server:
-    """The review app on a free loopback port, served by uvicorn in a thread."""
-
-    def __init__(self, folder: Path, **options):
-        import uvicorn
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(folder, reviewer="ana", **options)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "Server":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the review server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+def serve_desk(folder: Path, **options) -> ServedApp:
+    """The review app over `folder` (reviewer "ana"), served on a free loopback port."""
+    return ServedApp(create_app(folder, reviewer="ana", **options))
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture
@@ -76,29 +44,14 @@ def folder(tmp_path) -> Path:
 
 @pytest.fixture
 def served(folder):
-    with Server(folder) as server:
+    with serve_desk(folder) as server:
         yield server
 
-
-class Watched:
-    """A page with every console error, page error and request it made."""
-
-    def __init__(self, browser):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("request", lambda request: self.requests.append(request.url))
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture
 def watched(browser):
-    session = Watched(browser)
+    session = WatchedPage(browser)
     yield session
     session.close()
 
@@ -160,6 +113,7 @@ def test_fix_a_flagged_teacher_turn_accept_reject_another_and_export(served, fol
     result = CliRunner().invoke(app, ["review", "export", str(folder), "-o", str(out)])
     assert result.exit_code == 0, result.output
     [exported] = _read_jsonl(out / "data.jsonl")
+    assert exported.pop("source_index") == 0 and exported.pop("review")["decision"] == "accepted"
     expected = dataset_records()[0]
     expected["lesson"][1]["content"] = FIXED_TURN
     expected["claim_check"] = check_claims(expected["lesson"])  # re-run when the turn was saved
@@ -206,7 +160,7 @@ def test_an_edited_hostile_turn_stays_text_everywhere_it_is_shown(served, watche
 
 
 def test_a_second_reviewer_saving_the_same_turn_sees_both_versions_and_loses_nothing(served, folder, browser):
-    first, second = Watched(browser), Watched(browser)
+    first, second = WatchedPage(browser), WatchedPage(browser)
     try:
         for session in (first, second):
             session.page.goto(f"{served.url}/records/0")
@@ -242,8 +196,8 @@ def test_a_second_reviewer_saving_the_same_turn_sees_both_versions_and_loses_not
 
 
 def test_with_a_token_the_browser_gets_nothing_without_it(folder, browser):
-    with Server(folder, token="tok-3f9a-secret") as server:
-        stranger, reviewer = Watched(browser), Watched(browser)
+    with serve_desk(folder, token="tok-3f9a-secret") as server:
+        stranger, reviewer = WatchedPage(browser), WatchedPage(browser)
         try:
             response = stranger.page.goto(f"{server.url}/records/0")
             assert response.status == 401 and "token is required" in stranger.page.inner_text("body")
@@ -253,10 +207,10 @@ def test_with_a_token_the_browser_gets_nothing_without_it(folder, browser):
             reviewer.page.goto(f"{server.url}/?token=tok-3f9a-secret")
             assert reviewer.page.url == f"{server.url}/"  # the token left the address bar
             assert reviewer.page.locator("table.queue tbody tr").count() == 4
-            reviewer.page.goto(f"{server.url}/records/0")
+            reviewer.page.goto(f"{server.url}/records/1")
             reviewer.page.keyboard.press("a")
-            reviewer.page.wait_for_url("**/records/1")
-            assert ReviewStore.open(folder).get(0).status == "accepted"
+            reviewer.page.wait_for_url("**/records/2")
+            assert ReviewStore.open(folder).get(1).status == "accepted"
         finally:
             stranger.close()
             reviewer.close()
@@ -291,7 +245,7 @@ def test_code_is_highlighted_with_its_test_result(served, watched):
 
 def test_an_exercise_shows_its_code_and_each_test_highlighted_with_the_test_result(tmp_path, watched):
     folder = write_dataset(tmp_path / "exercises", exercise_records(), columns=EXERCISE_COLUMNS)
-    with Server(folder) as server:
+    with serve_desk(folder) as server:
         page = watched.page
         page.goto(f"{server.url}/records/0")
         section = page.locator("#field-exercise")

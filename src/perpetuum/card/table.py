@@ -14,7 +14,8 @@ from pathlib import Path
 from perpetuum import __version__
 from perpetuum.card.lineage import card_paths, check_generation, parent_generation
 from perpetuum.card.signals import table_signals
-from perpetuum.card.writer import finite, markdown_cell, three_decimals, write_card_files
+from perpetuum.card.writer import finite, three_decimals, write_card_files
+from perpetuum.markdown import markdown_text
 
 __all__ = ["table_card", "render_table_card_markdown", "write_table_card"]
 
@@ -83,7 +84,7 @@ def render_table_card_markdown(card: dict) -> str:
     lineage, signals = card["lineage"], card["collapse_signals"]
     source = lineage.get("source") or {}
     lines = [
-        f"# {card['name']}",
+        f"# {markdown_text(card['name'])}",
         "",
         f"Synthetic table: {card['rows']:,} rows x {len(card['columns'])} columns, generation "
         f"{lineage['generation']} (0: learned from real data). Made by Perpetuum {card['perpetuum_version']} "
@@ -95,13 +96,13 @@ def render_table_card_markdown(card: dict) -> str:
         "| --- | --- |",
         "| synthetic | true |",
         f"| generation | {lineage['generation']} |",
-        f"| synthesizer | {markdown_cell(lineage['generator']['synthesizer'])} |",
+        f"| synthesizer | {markdown_text(lineage['generator']['synthesizer'])} |",
         f"| seed | {lineage.get('seed')} |",
-        f"| source | {markdown_cell(source.get('source', 'not recorded'))} |",
+        f"| source | {markdown_text(source.get('source', 'not recorded'))} |",
         f"| source sha256 | {source.get('sha256', 'not recorded')} |",
     ]
     if lineage.get("parent_card"):
-        lines.append(f"| parent card | {markdown_cell(lineage['parent_card'])} |")
+        lines.append(f"| parent card | {markdown_text(lineage['parent_card'])} |")
     lines += ["", "## Collapse signals against the training table", ""]
     if not signals.get("computed"):
         lines.append(f"Not computed: {signals.get('reason', '')}.")
@@ -117,7 +118,7 @@ def render_table_card_markdown(card: dict) -> str:
             f"{thresholds['variance_ratio']} |",
             "",
         ]
-        lines += [f"- **Warning:** {markdown_cell(text)}" for text in signals["warnings"]] or ["No warning."]
+        lines += [f"- **Warning:** {markdown_text(text)}" for text in signals["warnings"]] or ["No warning."]
     lines += ["", "## Synthesizer parameters", "", "```json",
               json.dumps(lineage["generator"]["params"], indent=2, ensure_ascii=False, default=str), "```", ""]
     return "\n".join(lines)

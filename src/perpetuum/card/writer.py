@@ -11,7 +11,7 @@ import numpy as np
 
 from perpetuum.errors import ParameterError
 
-__all__ = ["write_card_files", "finite", "markdown_cell", "three_decimals"]
+__all__ = ["write_card_files", "finite", "three_decimals"]
 
 
 def finite(value):
@@ -36,11 +36,6 @@ def write_card_files(card: dict, json_path: Path, markdown_path: Path, render: C
     except OSError as error:
         raise ParameterError(f"cannot write the dataset card {str(json_path)!r}: {error.strerror or error}") from None
     return {"card_json": str(json_path), "card_markdown": str(markdown_path)}
-
-
-def markdown_cell(value) -> str:
-    """`value` as text that stays inside one Markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def three_decimals(value) -> str:

@@ -9,8 +9,10 @@ means `serve`, so both shapes of the issue work. The main CLI wires it in with
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import secrets
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,7 +24,8 @@ from typer.core import TyperGroup
 
 from perpetuum.errors import ParameterError
 
-__all__ = ["serve_command", "export_command", "register_commands", "review_app", "is_loopback", "required_token"]
+__all__ = ["serve_command", "export_command", "register_commands", "review_app", "is_loopback", "required_token",
+           "bind_port"]
 
 console = Console(soft_wrap=True)
 
@@ -50,6 +53,27 @@ def reviewed_folder_for(folder: Path) -> Path:
     """A suggested export folder beside the generated one: out/math -> out/math-reviewed."""
     folder = Path(folder)
     return folder.with_name(folder.name + "-reviewed") if folder.name else Path("reviewed")
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, bound before the desk prints its address (so the address printed is this
+    desk's); a port that is taken is a ParameterError that names it and suggests --port."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: only a live listener blocks
+    try:
+        listener.bind((host.strip("[]"), port))
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ParameterError(
+                f"port {port} on {host} is already in use (another program, or another review desk over other data, "
+                f"is listening there): choose a free one, e.g. --port {port + 1 if port < 65535 else 8765}."
+            ) from None
+        raise ParameterError(f"cannot listen on {host}:{port} ({error.strerror}); check --host and --port.") from None
+    listener.set_inheritable(True)
+    return listener
 
 
 def required_token(host: str, token: str | None) -> str | None:
@@ -110,6 +134,7 @@ def serve_command(
         raise ParameterError(f"--port must be between 1 and 65535; got {port}.")
     token = required_token(host, token)
     store = ReviewStore.open(folder)
+    listener = bind_port(host, port)
     allowed = None if token else {"127.0.0.1", "localhost", "::1"}
     app = create_app(folder, token=token, reviewer=reviewer, store=store, allowed_hosts=allowed)
     counts = store.counts()
@@ -134,7 +159,7 @@ def serve_command(
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, [f"{address}?token={token}" if token else address]).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run(sockets=[listener])
 
 
 def export_command(

@@ -6,7 +6,10 @@ names each column's kind; where it is missing, the shape of the values decides:
 - validator: {"passed": bool, "message": str, ...}; passed=false flags the record. A value may carry
   "flags": [{"turn", "role", "claim", "reason", "expected"}] pointing at dialogue turns (the math recipe's claim check);
 - judge: {"scores": {criterion: int}, "reasons": {criterion: str}};
-- dialogue: [{"role": str, "content": str}, ...].
+- dialogue: [{"role": str, "content": str}, ...]. A turn repaired automatically (verify-and-repair) carries
+  "repair": {"original": the text first generated, "validator": the check that failed it, "verdict": that check's
+  value on the original (passed, message, flags), "attempts": int}; its "content" is the repair. The desk shows both
+  with the verdict, and the reviewer keeps the repair or reverts to the original.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "is_validator_value",
     "is_judge_value",
     "is_dialogue_value",
+    "is_repair_value",
     "record_summary",
     "turn_flags",
     "column_references",
@@ -69,6 +73,10 @@ def is_dialogue_value(value: Any) -> bool:
         and len(value) > 0
         and all(isinstance(turn, dict) and isinstance(turn.get("role"), str) and "content" in turn for turn in value)
     )
+
+
+def is_repair_value(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("original"), str)
 
 
 def _guess_kind(values: list[Any]) -> str:
@@ -261,7 +269,31 @@ def _clip(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Short values under these names say what a record is about; the queue's preview starts with them.
+_LABEL_KEYS = ("topic", "subtopic", "subject", "category", "genre", "theme", "skill", "operation", "difficulty",
+               "level", "title")
+
+
+def _labels(record: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def look(value: Any, depth: int) -> None:
+        if not isinstance(value, dict) or depth > 1 or is_validator_value(value) or is_judge_value(value):
+            return
+        for key in _LABEL_KEYS:
+            item = value.get(key)
+            if isinstance(item, str) and 0 < len(item) <= 60 and item not in found:
+                found.append(" ".join(item.split()))
+        for item in value.values():
+            look(item, depth + 1)
+
+    look(record, 0)
+    return found[:3]
+
+
 def _preview(record: dict[str, Any], limit: int = 140) -> str:
+    """What the record is: its topic-like labels, then the first line of its first text ("algebra · Apples · ...")."""
+    labels = _labels(record)
     texts: list[str] = []
 
     def walk(value: Any) -> None:
@@ -279,4 +311,7 @@ def _preview(record: dict[str, Any], limit: int = 140) -> str:
         walk(value)
         if texts:
             break
-    return _clip(texts[0] if texts else json.dumps(record, ensure_ascii=False), limit)
+    first_line = next((line for line in texts[0].splitlines() if line.strip()), "") if texts else ""
+    if not labels and not first_line:
+        return _clip(json.dumps(record, ensure_ascii=False), limit)
+    return _clip(" · ".join([*labels, first_line] if first_line else labels), limit)

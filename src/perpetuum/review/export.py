@@ -1,8 +1,11 @@
 """`export_reviewed`: the accepted records, with the reviewers' corrections, in the generator's formats.
 
-The exported folder holds data.jsonl / data.parquet / hf_dataset/ (the formats of the generated folder), rejected.jsonl
-(like dropped.jsonl: index, reason, detail, record), review_log.jsonl (every action of the review, in order) and
-card.json / card.md: the generator's card with a "review" section added.
+The exported folder holds data.jsonl / data.parquet / hf_dataset/ (the formats of the generated folder; each record
+also carries `source_index`, its row in the generated data, and `review`, the decision), rejected.jsonl (like
+dropped.jsonl: index, reason, detail, record), review_log.jsonl (every action of the review, in order) and
+card.json / card.md. The card describes the exported records: its counts, validator summaries and collapse signals
+are computed on them; the generation's own figures move to its "generation" section, and a "review" section says
+what the reviewers did (accepted while flagged, verdicts overridden, repairs kept or reverted included).
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from perpetuum.errors import ParameterError
+from perpetuum.markdown import markdown_text
 from perpetuum.pipeline.output import OUTPUT_FILES, write_jsonl, write_outputs
-from perpetuum.review.store import ReviewStore, _utc_now
+from perpetuum.review.dataset import ColumnInfo
+from perpetuum.review.store import ReviewRecord, ReviewStore, _utc_now
 
-__all__ = ["export_reviewed", "ExportResult", "review_figures", "render_review_markdown"]
+__all__ = ["export_reviewed", "ExportResult", "review_figures", "render_review_markdown", "GENERATION_KEYS"]
+
+# The card's figures that describe a set of records: recomputed on the exported ones, kept as generated apart.
+GENERATION_KEYS = ("records", "validators", "collapse_signals", "warnings")
 
 
 @dataclass
@@ -34,6 +42,7 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
     log = store.log()
     actions = [entry for entry in log if entry["action"] not in ("conflict", "recheck")]
     edits = [entry for entry in actions if entry["action"] == "edit"]
+    overrides = [entry for entry in log if entry["action"] == "override"]
     records = store.all()
     rejected = [record for record in records if record.status == "rejected"]
     return {
@@ -44,9 +53,14 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
         "pending": counts["pending"],
         "edited": counts["edited"],
         "accepted_edited": sum(1 for record in records if record.status == "accepted" and record.edited),
+        "accepted_while_flagged": sum(1 for record in records if record.status == "accepted" and record.flagged),
         "flagged": counts["flagged"],
         "edits": len(edits),
         "edits_by_column": dict(Counter(entry["path"][0] for entry in edits if entry["path"])),
+        "verdicts_overridden": len(overrides),
+        "overrides_by_column": dict(Counter(entry["path"][0] for entry in overrides if entry["path"])),
+        "repairs_kept": sum(entry["action"] == "repair accept" for entry in log),
+        "repairs_reverted": sum(entry["action"] == "repair revert" for entry in log),
         "rejection_reasons": dict(Counter(record.reason for record in rejected)),
         "actions_by_reviewer": dict(Counter(entry["reviewer"] for entry in actions)),
         "conflicts": sum(entry["action"] == "conflict" for entry in log),
@@ -60,11 +74,15 @@ def review_figures(store: ReviewStore) -> dict[str, Any]:
     }
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _count_table(title: str, counts: dict[str, int]) -> list[str]:
+    if not counts:
+        return []
+    return [f"| {title} | records |", "| --- | ---: |",
+            *[f"| {markdown_text(name)} | {count} |" for name, count in counts.items()], ""]
 
 
 def render_review_markdown(review: dict[str, Any]) -> str:
+    """The card's "Review" section; every reviewer-written value (reasons, names) is escaped."""
     lines = [
         "## Review",
         "",
@@ -76,24 +94,26 @@ def render_review_markdown(review: dict[str, Any]) -> str:
         f"| {review['records']} | {review['reviewed']} | {review['accepted']} | {review['rejected']} "
         f"| {review['edited']} | {review['pending']} | {review['flagged']} |",
         "",
+        "| accepted while a validator flagged them | verdicts overridden by hand | repairs kept | repairs reverted |",
+        "| ---: | ---: | ---: | ---: |",
+        f"| {review.get('accepted_while_flagged', 0)} | {review.get('verdicts_overridden', 0)} "
+        f"| {review.get('repairs_kept', 0)} | {review.get('repairs_reverted', 0)} |",
+        "",
     ]
-    if review["edits_by_column"]:
-        lines += ["| column | edits |", "| --- | ---: |"]
-        lines += [f"| {_cell(name)} | {count} |" for name, count in review["edits_by_column"].items()]
-        lines.append("")
-    if review["rejection_reasons"]:
-        lines += ["| why rejected | records |", "| --- | ---: |"]
-        lines += [f"| {_cell(reason)} | {count} |" for reason, count in review["rejection_reasons"].items()]
-        lines.append("")
+    lines += _count_table("column edited", review["edits_by_column"])
+    lines += _count_table("verdict overridden", review.get("overrides_by_column", {}))
+    lines += _count_table("why rejected", review["rejection_reasons"])
     if review["actions_by_reviewer"]:
-        who = ", ".join(f"{_cell(name)} ({count} actions)" for name, count in review["actions_by_reviewer"].items())
+        who = ", ".join(f"{markdown_text(name)} ({count} actions)"
+                        for name, count in review["actions_by_reviewer"].items())
         lines += [f"Reviewers: {who}.", ""]
     span = (
         f" from {review['first_action_at']} to {review['last_action_at']}" if review["first_action_at"] else ""
     )
     lines += [
         f"Every action{span} is in `{review['log']}` (record, field, before, after, reviewer, time); rejected records "
-        f"and their reasons are in `rejected.jsonl`. Exported {review['exported_at']} from `{review['source']}`.",
+        f"and their reasons are in `rejected.jsonl`. Exported {review['exported_at']} from "
+        f"{markdown_text(review['source'])}.",
         "",
     ]
     return "\n".join(lines)
@@ -106,6 +126,67 @@ def _formats(card: dict[str, Any] | None, dataset_folder: Path) -> list[str]:
     if not formats:
         formats = [kind for kind, name in OUTPUT_FILES.items() if (dataset_folder / name).exists()]
     return [kind for kind in formats if kind in OUTPUT_FILES] or ["jsonl"]
+
+
+def _decision(record: ReviewRecord, overridden: dict[int, list[str]]) -> dict[str, Any]:
+    return {
+        "decision": record.status,
+        "reviewer": record.reviewer,
+        "at": record.updated_at,
+        "edited": record.edited,
+        "accepted_while_flagged": list(record.flagged),
+        "verdicts_overridden": overridden.get(record.id, []),
+    }
+
+
+def _field_names(columns: list[str]) -> tuple[str, str]:
+    """The names of the two fields an exported record gains: "source_index" and "review", each with a leading
+    underscore where the data has a column of that name already."""
+    index_field = "_source_index" if "source_index" in columns else "source_index"
+    review_field = "_review" if "review" in columns else "review"
+    return index_field, review_field
+
+
+@dataclass
+class _SpecColumn:
+    """What the card's summaries read of a spec column (perpetuum.pipeline.card)."""
+
+    name: str
+    kind: str
+    validator: str | None
+    drop: bool = False
+
+
+@dataclass
+class _ColumnsOnly:
+    columns: list[_SpecColumn]
+
+
+def exported_figures(card: dict[str, Any], columns: list[ColumnInfo], exported: list[dict[str, Any]],
+                     review: dict[str, Any]) -> dict[str, Any]:
+    """records, validators, collapse_signals and warnings of the exported records, in the card's own shapes."""
+    from perpetuum.pipeline.card import collapse_section, validator_summary
+
+    spec = _ColumnsOnly([_SpecColumn(column.name, column.kind, column.spec.get("validator")) for column in columns])
+    reference_texts, reference_source = None, None
+    reference = ((card.get("lineage") or {}).get("reference") or {})
+    if reference.get("path") and Path(reference["path"]).is_file():
+        from perpetuum.collapse.text_generator import read_corpus
+
+        reference_texts, reference_source = read_corpus(reference["path"]), reference
+    signals = collapse_section(spec, exported, reference_texts, reference_source)
+    not_kept = {"rejected by a reviewer": review["rejected"], "not reviewed": review["pending"]}
+    return {
+        "records": {
+            "requested": review["records"], "generated": review["records"], "failed": 0, "kept": len(exported),
+            "dropped": review["records"] - len(exported),
+            "dropped_by_reason": {reason: count for reason, count in not_kept.items() if count},
+            "failed_by_reason": {},
+        },
+        "validators": validator_summary(spec, [{"status": "ok", "record": record} for record in exported]),
+        "collapse_signals": signals,
+        "warnings": list(signals["warnings"]),
+    }
 
 
 def export_reviewed(
@@ -131,8 +212,16 @@ def export_reviewed(
 
     records = store.all()
     columns = [column.name for column in store.columns]
-    accepted = [{name: record.current.get(name) for name in columns} for record in records if record.status == "accepted"]
-    files, json_columns = write_outputs(accepted, output_dir, formats, columns)
+    index_field, review_field = _field_names(columns)
+    overridden: dict[int, list[str]] = {}
+    for entry in store.log():
+        if entry["action"] == "override" and entry["path"]:
+            overridden.setdefault(entry["record"], []).append(entry["path"][0])
+    accepted = [record for record in records if record.status == "accepted"]
+    exported = [{name: record.current.get(name) for name in columns} for record in accepted]
+    rows = [{**row, index_field: record.id, review_field: _decision(record, overridden)}
+            for row, record in zip(exported, accepted)]
+    files, json_columns = write_outputs(rows, output_dir, formats, [*columns, index_field, review_field])
 
     rejected_path = output_dir / "rejected.jsonl"
     write_jsonl(
@@ -149,14 +238,40 @@ def export_reviewed(
     files.update(rejected=str(rejected_path), review_log=str(log_path))
 
     review = review_figures(store)
+    review["record_fields"] = {"source_index": index_field, "decision": review_field}
+    card["generation"] = {key: card[key] for key in GENERATION_KEYS if key in card}
+    card.update(exported_figures(card, store.columns, exported, review))
     card["review"] = review
     card["files"] = dict(files)
     card["parquet_json_columns"] = json_columns
     json_path, markdown_path = output_dir / "card.json", output_dir / "card.md"
     files.update(card_json=str(json_path), card_markdown=str(markdown_path))
     json_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    markdown_path.write_text(_card_markdown(card, source) + "\n" + render_review_markdown(review), encoding="utf-8")
-    return ExportResult(output_dir, len(accepted), files, card)
+    markdown_path.write_text(
+        _card_markdown(card, source) + "\n" + render_review_markdown(review) + "\n" + _generation_markdown(card),
+        encoding="utf-8",
+    )
+    return ExportResult(output_dir, len(exported), files, card)
+
+
+def _generation_markdown(card: dict[str, Any]) -> str:
+    """The generation's own figures (before review), so that both sets can be compared."""
+    generation = card.get("generation") or {}
+    lines = ["## As generated, before review", "",
+             "The figures above describe the exported records; these describe the generated set the review began from.",
+             ""]
+    records = generation.get("records")
+    if records:
+        lines += ["| requested | generated | failed | dropped | kept |", "| ---: | ---: | ---: | ---: | ---: |",
+                  f"| {records.get('requested')} | {records.get('generated')} | {records.get('failed')} "
+                  f"| {records.get('dropped')} | {records.get('kept')} |", ""]
+    if generation.get("validators"):
+        lines += ["| check | passed |", "| --- | ---: |"]
+        lines += [f"| {markdown_text(name)} | {check.get('passed')} of {check.get('checked')} |"
+                  for name, check in generation["validators"].items()]
+        lines.append("")
+    lines += [f"- **Warning (as generated):** {markdown_text(warning)}" for warning in generation.get("warnings", [])]
+    return "\n".join(lines) + "\n"
 
 
 def _card_markdown(card: dict[str, Any], source: Path) -> str:
@@ -168,4 +283,7 @@ def _card_markdown(card: dict[str, Any], source: Path) -> str:
     except (KeyError, TypeError, ValueError, AttributeError):
         # A card from another version of the generator: keep its own Markdown as it was.
         original = source / "card.md"
-        return original.read_text(encoding="utf-8") if original.exists() else f"# {card.get('name', source.name)}\n"
+        if original.exists():
+            return (original.read_text(encoding="utf-8") + "\n_The figures above, from an older card, describe the "
+                    "generated set; card.json has those of the exported records._\n")
+        return f"# {markdown_text(card.get('name', source.name))}\n"

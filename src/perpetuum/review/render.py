@@ -18,12 +18,15 @@ from perpetuum.review.dataset import (
     column_references,
     is_dialogue_value,
     is_judge_value,
+    is_repair_value,
     is_validator_value,
     turn_flags,
 )
+from perpetuum.review.diff import word_diff
 from perpetuum.review.store import field_label
 
-__all__ = ["field_views", "highlight_code", "text_html", "looks_like_code"]
+__all__ = ["field_views", "highlight_code", "text_html", "looks_like_code", "claim_spans", "anchor_for",
+           "metadata_strip"]
 
 _CODE_KEY = re.compile(r"(code|solution|tests?|program|snippet|script|function|implementation|source)", re.IGNORECASE)
 _CODE_START = re.compile(r"^\s*(def |class |import |from \S+ import |async def |@\w|assert |#!)")
@@ -53,17 +56,60 @@ def highlight_code(code: str, language: str = "python") -> Markup:
     return Markup(highlight(code, lexer, HtmlFormatter(nowrap=True)))
 
 
-def text_html(text: Any) -> Markup:
-    """Text escaped, with ```fenced``` code blocks highlighted (models often answer with them)."""
+def text_html(text: Any, marks: list[tuple[int, int]] | None = None) -> Markup:
+    """Text escaped, with ```fenced``` code blocks highlighted (models often answer with them) and the character
+    spans in `marks` (outside code blocks) wrapped in <mark>."""
     text = "" if text is None else str(text)
     parts: list[str] = []
     position = 0
     for match in _FENCE.finditer(text):
-        parts.append(str(escape(text[position : match.start()])))
+        parts.append(_marked(text, position, match.start(), marks or []))
         parts.append(f'<pre class="code">{highlight_code(match.group(2), match.group(1))}</pre>')
         position = match.end()
-    parts.append(str(escape(text[position:])))
+    parts.append(_marked(text, position, len(text), marks or []))
     return Markup("".join(parts))
+
+
+def _marked(text: str, start: int, end: int, marks: list[tuple[int, int]]) -> str:
+    parts, position = [], start
+    for mark_start, mark_end in sorted(marks):
+        if mark_start < position or mark_end > end:
+            continue
+        parts.append(str(escape(text[position:mark_start])))
+        parts.append(f'<mark class="wrong-claim">{escape(text[mark_start:mark_end])}</mark>')
+        position = mark_end
+    parts.append(str(escape(text[position:end])))
+    return "".join(parts)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,/]\d+)?")
+
+
+def claim_spans(text: str, claims: list[str]) -> list[tuple[int, int]]:
+    """Where each claim is said in `text`. A checker writes a claim normalised ("7 + 5 = 13" for "7 + 5 is 13"), so
+    it is found by its numbers, in order, within one sentence; a claim not found that way is not marked."""
+    spans: list[tuple[int, int]] = []
+    for claim in claims:
+        numbers = _NUMBER.findall(claim or "")
+        if not numbers:
+            continue
+        gap = r"[^\n.!?]{0,60}?"
+        pattern = gap.join(rf"(?<![\d.]){re.escape(number)}(?![\d])" for number in numbers)
+        match = re.search(pattern, text)
+        if match and not any(match.start() < end and start < match.end() for start, end in spans):
+            spans.append((match.start(), match.end()))
+    return spans
+
+
+def anchor_for(path: list[str | int], record: dict[str, Any]) -> str:
+    """The page's element id for a field: a dialogue turn is "lesson-turn-3", anything else "field-" and its path."""
+    if len(path) >= 2 and isinstance(path[1], int) and is_dialogue_value(record.get(path[0])):
+        return f"{path[0]}-turn-{path[1]}"
+    return _field_anchor(path)
+
+
+def _field_anchor(path: list[str | int]) -> str:
+    return "field-" + "-".join(re.sub(r"[^\w-]", "_", str(part)) for part in path)
 
 
 def _path(path: list[str | int]) -> str:
@@ -125,6 +171,8 @@ def field_views(
         view: dict[str, Any] = {
             "name": column.name,
             "kind": column.kind,
+            "editable": column.kind != "validator",  # a verdict is overridden with a reason instead
+            "anchor": _field_anchor([column.name]),
             "path": _path([column.name]),
             "json": json.dumps(value, ensure_ascii=False, indent=2),
             "edited": value != original.get(column.name),
@@ -133,26 +181,35 @@ def field_views(
         if is_dialogue_value(value):
             roles = list(dict.fromkeys(turn["role"] for turn in value))
             view["shape"] = "dialogue"
-            view["turns"] = [
-                {
+            view["turns"] = []
+            for index, turn in enumerate(value):
+                flags = flags_by_turn.get(column.name, {}).get(index, [])
+                content = turn.get("content")
+                marks = claim_spans(content, [flag.get("claim") for flag in flags]) if isinstance(content, str) else []
+                view["turns"].append({
                     "index": index,
+                    "anchor": f"{column.name}-turn-{index}",
                     "role": turn["role"],
                     "side": "left" if roles.index(turn["role"]) % 2 == 0 else "right",
-                    "content": turn.get("content"),
-                    "is_text": isinstance(turn.get("content"), str),
+                    "content": content,
+                    "content_html": text_html(content, marks),
+                    "is_text": isinstance(content, str),
                     "path": _path([column.name, index, "content"]),
-                    "flags": flags_by_turn.get(column.name, {}).get(index, []),
-                    "edited": turn.get("content") != _at(original, [column.name, index, "content"]),
-                }
-                for index, turn in enumerate(value)
-            ]
+                    "turn_path": _path([column.name, index]),
+                    "flags": flags,
+                    "edited": content != _at(original, [column.name, index, "content"]),
+                    "change": _change(_at(original, [column.name, index, "content"]), content),
+                    "repair": _repair_view(turn),
+                })
         elif is_validator_value(value):
             view["shape"] = "validator"
             view["passed"] = value["passed"]
             view["message"] = value.get("message")
             view["flags"] = [flag for flag in value.get("flags") or [] if isinstance(flag, dict)]
             view["dialogue"] = dialogue_of.get(column.name)
-            view["extra"] = {key: item for key, item in value.items() if key not in {"passed", "message", "flags"}}
+            view["override"] = value.get("override") if isinstance(value.get("override"), dict) else None
+            view["extra"] = {key: item for key, item in value.items()
+                             if key not in {"passed", "message", "flags", "override"}}
         elif is_judge_value(value):
             view["shape"] = "judge"
             rubric = {item.get("name"): item for item in column.spec.get("rubric", []) if isinstance(item, dict)}
@@ -182,6 +239,49 @@ def field_views(
     return views
 
 
+def _repair_view(turn: dict[str, Any]) -> dict[str, Any] | None:
+    repair = turn.get("repair")
+    if not is_repair_value(repair):
+        return None
+    verdict = repair.get("verdict") if isinstance(repair.get("verdict"), dict) else {}
+    claims = [flag.get("claim") for flag in verdict.get("flags") or [] if isinstance(flag, dict)]
+    return {
+        "original_html": text_html(repair["original"], claim_spans(repair["original"], claims)),
+        "diff": word_diff(repair["original"], turn.get("content")),
+        "validator": repair.get("validator") or "the check",
+        "verdict": verdict,
+        "flags": [flag for flag in verdict.get("flags") or [] if isinstance(flag, dict)],
+        "attempts": repair.get("attempts"),
+        "decision": repair.get("decision"),
+    }
+
+
+_SHORT = 80
+
+
+def _short(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) <= _SHORT and "\n" not in value
+    return value is None or isinstance(value, (int, float, bool))
+
+
+def metadata_strip(views: list[dict[str, Any]], record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the record's short values (samplers, numbers, titles) for the strip above the transcript;
+    marks their views `compact` so the page lists them once, at the end."""
+    strip: list[tuple[str, str]] = []
+    for view in views:
+        value = record.get(view["name"])
+        if view["shape"] in {"dialogue", "validator", "judge"}:
+            continue
+        leaves = _leaves(value, [view["name"]]) if isinstance(value, dict) else [([view["name"]], value)]
+        if not leaves or not all(_short(leaf) for _, leaf in leaves):
+            continue
+        view["compact"] = True
+        for path, leaf in leaves:
+            strip.append((field_label(path), leaf if isinstance(leaf, str) else json.dumps(leaf, ensure_ascii=False)))
+    return strip
+
+
 def _scale(criterion: dict | None) -> str:
     criterion = criterion or {}
     return f"{criterion.get('min', 1)}–{criterion.get('max', 5)}" if criterion else ""
@@ -203,6 +303,7 @@ def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, c
     is_code = looks_like_code(key, value)
     return {
         "label": field_label(path[1:]) if len(path) > 1 else column,
+        "leaf_anchor": _field_anchor(path) if len(path) > 1 else None,  # a whole column is its section
         "path": _path(path),
         "value": value,
         "is_text": isinstance(value, str),
@@ -211,4 +312,15 @@ def _leaf_view(column: str, path: list[str | int], value: Any, original: dict, c
         "code_html": highlight_code(value) if is_code else None,
         "tests": checks if is_code else [],
         "edited": value != _at(original, path),
+        "change": _change(_at(original, path), value),
     }
+
+
+def _change(original: Any, current: Any) -> dict[str, Any] | None:
+    """How a field differs from the record as generated: the word diff, and the original as its editor takes it
+    (for "revert this field"); None when unchanged."""
+    if original == current or original is None:
+        return None
+    is_text = isinstance(original, str)
+    return {"diff": word_diff(original, current), "kind": "text" if is_text else "json",
+            "value": original if is_text else json.dumps(original, ensure_ascii=False, indent=2)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from perpetuum.errors import DataInputError, ParameterError, PerpetuumError
-from perpetuum.review.dataset import ColumnInfo, Dataset, find_data_file, load_dataset, record_summary
+from perpetuum.review.dataset import (
+    ColumnInfo,
+    Dataset,
+    find_data_file,
+    is_repair_value,
+    is_validator_value,
+    load_dataset,
+    record_summary,
+)
 from perpetuum.review.recheck import recheck
 
-__all__ = ["ReviewStore", "ReviewRecord", "VersionConflict", "ReviewError", "STORE_FILE", "field_label", "SORTS"]
+__all__ = ["ReviewStore", "ReviewRecord", "VersionConflict", "ReviewError", "StillFlagged", "STORE_FILE", "field_label",
+           "SORTS", "LOG_ACTIONS"]
 
 STORE_FILE = "review.sqlite"
 STATUSES = ("pending", "accepted", "rejected")
@@ -37,6 +47,10 @@ SORTS = {
     "flags": "flag_count DESC, id",
     "recent": "updated_at IS NULL, updated_at DESC, id",
 }
+
+# edit; recheck (a validator re-run by an edit); override (a verdict set by hand, with a reason); repair accept /
+# repair revert (an automatic repair kept or undone); accept, reject, reset; conflict (a save refused as stale).
+LOG_ACTIONS = ("edit", "recheck", "override", "repair accept", "repair revert", "accept", "reject", "reset", "conflict")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,8 +73,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     record_id INTEGER NOT NULL,
-    action TEXT NOT NULL,            -- edit, recheck (a validator re-run by an edit), accept, reject, reset,
-                                     -- conflict (a save refused as stale)
+    action TEXT NOT NULL,            -- one of LOG_ACTIONS
     field TEXT,                      -- e.g. lesson[3].content
     path TEXT,                       -- the same as a JSON list
     before TEXT,                     -- JSON
@@ -78,6 +91,17 @@ CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
 
 class ReviewError(PerpetuumError, ValueError):
     """A review action cannot be done as asked (unknown record or field, a value of the wrong type)."""
+
+
+class StillFlagged(ReviewError):
+    """Accepting a record that a validator still flags needs the reviewer to say so (`while_flagged=True`)."""
+
+    def __init__(self, record: "ReviewRecord"):
+        super().__init__(
+            f"record {record.id} is still flagged by {', '.join(record.flagged)}: fix it, override the verdict with a "
+            "reason, or accept it knowingly"
+        )
+        self.record = record
 
 
 class VersionConflict(PerpetuumError, RuntimeError):
@@ -136,6 +160,11 @@ class ReviewStore:
     @property
     def columns(self) -> list[ColumnInfo]:
         return self.dataset.columns
+
+    @property
+    def validator_columns(self) -> list[str]:
+        """Columns holding a validator's verdict: read-only for reviewers (overridden with a reason instead)."""
+        return [column.name for column in self.columns if column.kind == "validator"]
 
     @classmethod
     def open(cls, folder: str | Path, store_path: str | Path | None = None) -> "ReviewStore":
@@ -258,15 +287,17 @@ class ReviewStore:
         below: float | None = None,
         status: str = "any",
         sort: str = "index",
+        search: str = "",
     ) -> list[dict[str, Any]]:
         """Records matching every filter given, as summaries (id, status, edited, flagged, min_score, preview...).
 
         flagged: some validator failed. below: the lowest judge score is below this. status: any, pending,
-        accepted, rejected, reviewed (accepted or rejected) or edited. sort: index, score (lowest first), flags
-        (most failed validators first), recent (latest reviewed first)."""
+        accepted, rejected, reviewed (accepted or rejected) or edited. search: words that must all occur in the
+        record as it is now (any field, case-insensitive for ASCII letters). sort: index, score (lowest first),
+        flags (most failed validators first), recent (latest reviewed first)."""
         keys = ("id", "status", "reason", "edited", "flagged", "min_score", "preview", "note", "reviewer", "updated_at",
                 "version")
-        sql, arguments = self._queue_sql(", ".join(keys), flagged, below, status, sort)
+        sql, arguments = self._queue_sql(", ".join(keys), flagged, below, status, sort, search)
         with self._connect() as connection:
             rows = connection.execute(sql, arguments).fetchall()
         items = [dict(zip(keys, row)) for row in rows]
@@ -276,9 +307,15 @@ class ReviewStore:
         return items
 
     @staticmethod
-    def _queue_sql(selected: str, flagged: bool, below: float | None, status: str, sort: str) -> tuple[str, list]:
+    def _queue_sql(selected: str, flagged: bool, below: float | None, status: str, sort: str,
+                   search: str = "") -> tuple[str, list]:
         where: list[str] = []
         arguments: list[Any] = []
+        for word in search.split():
+            # Matched in the JSON text, where a quote or backslash is escaped as JSON writes it.
+            pattern = json.dumps(word, ensure_ascii=False)[1:-1]
+            where.append("current LIKE ? ESCAPE '\\'")
+            arguments.append("%" + re.sub(r"([%_\\])", r"\\\1", pattern) + "%")
         if flagged:
             where.append("flag_count > 0")
         if below is not None:
@@ -303,9 +340,9 @@ class ReviewStore:
         return sql, arguments
 
     def queue_ids(self, *, flagged: bool = False, below: float | None = None, status: str = "any",
-                  sort: str = "index") -> list[int]:
+                  sort: str = "index", search: str = "") -> list[int]:
         """The ids of `queue(...)`, in its order (cheaper: no summaries)."""
-        sql, arguments = self._queue_sql("id", flagged, below, status, sort)
+        sql, arguments = self._queue_sql("id", flagged, below, status, sort, search)
         with self._connect() as connection:
             return [row[0] for row in connection.execute(sql, arguments)]
 
@@ -319,22 +356,41 @@ class ReviewStore:
         keys = ("records", "pending", "reviewed", "accepted", "rejected", "edited", "flagged")
         return {key: int(value or 0) for key, value in zip(keys, row)}
 
+    _LOG_KEYS = ("id", "record", "action", "field", "path", "before", "after", "reviewer", "at", "version")
+
     def log(self, record_id: int | None = None) -> list[dict[str, Any]]:
         """The review log in order: id, record, action, field, path, before, after, reviewer, at, version."""
-        sql = "SELECT id, record_id, action, field, path, before, after, reviewer, at, version FROM log"
-        arguments: tuple = ()
-        if record_id is not None:
-            sql += " WHERE record_id = ?"
-            arguments = (record_id,)
+        return self.log_page(record=record_id, newest_first=False)[0]
+
+    def log_page(self, *, record: int | None = None, reviewer: str | None = None, action: str | None = None,
+                 offset: int = 0, limit: int | None = None, newest_first: bool = True) -> tuple[list[dict], int]:
+        """(entries, how many match) of the log entries matching every filter given, `limit` of them from
+        `offset` (all when limit is None), newest first unless told otherwise."""
+        where, arguments = [], []
+        for column, value in (("record_id", record), ("reviewer", reviewer), ("action", action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                arguments.append(value)
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        sql = (f"SELECT id, record_id, action, field, path, before, after, reviewer, at, version FROM log{condition} "
+               f"ORDER BY id {'DESC' if newest_first else 'ASC'}")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         with self._connect() as connection:
-            rows = connection.execute(sql + " ORDER BY id", arguments).fetchall()
+            rows = connection.execute(sql, arguments).fetchall()
+            total = connection.execute(f"SELECT COUNT(*) FROM log{condition}", arguments).fetchone()[0]
         entries = []
         for row in rows:
-            entry = dict(zip(("id", "record", "action", "field", "path", "before", "after", "reviewer", "at", "version"), row))
+            entry = dict(zip(self._LOG_KEYS, row))
             for key in ("path", "before", "after"):
                 entry[key] = None if entry[key] is None else json.loads(entry[key])
             entries.append(entry)
-        return entries
+        return entries, total
+
+    def log_reviewers(self) -> list[str]:
+        """Everyone who has acted in this review, by name."""
+        with self._connect() as connection:
+            return [row[0] for row in connection.execute("SELECT DISTINCT reviewer FROM log ORDER BY reviewer")]
 
     # -- actions ---------------------------------------------------------------------------------------------
 
@@ -342,25 +398,89 @@ class ReviewStore:
         """Set the value at `path` (a column, then keys and list indexes inside it) to `value`.
 
         The value must keep the type of the one it replaces where that was text (text stays text); otherwise any
-        JSON value is allowed. Saving the value already there changes nothing and logs nothing. The validators that
-        read the edited column are re-run (perpetuum.review.recheck); each verdict that changes is saved with the
-        edit and logged as a "recheck" entry after it."""
+        JSON value is allowed. A validator's verdict is not edited by hand (see `override`). Saving the value
+        already there changes nothing and logs nothing. The validators that read the edited column are re-run
+        (perpetuum.review.recheck); each verdict that changes is saved with the edit and logged as a "recheck"
+        entry after it."""
         if not isinstance(path, list) or not path or not isinstance(path[0], str):
             raise ReviewError(f"a field path starts with a column name; got {path!r}")
-        with self._transaction() as connection:
-            record = self._get(connection, record_id)
-            self._check_version(connection, record, version, "edit", path, value, reviewer)
-            current = copy.deepcopy(record.current)
+        if path[0] in self.validator_columns:
+            raise ReviewError(
+                f"{path[0]} is a validator's verdict, not edited by hand: correct what it checks (it is checked again "
+                "when you save), or override the verdict with a reason"
+            )
+
+        def set_value(current: dict[str, Any]) -> tuple[Any, Any]:
             parent, key = self._locate(current, path)
             before = parent[key]
             if isinstance(before, str) and not isinstance(value, str):
                 raise ReviewError(f"{field_label(path)} holds text; give text, not {type(value).__name__}")
-            if before == value:
-                return record
             parent[key] = value
-            rechecked = {name: (current[name], after) for name, after in recheck(self.columns, current, path[0]).items()
-                         if after != current[name]}
-            current.update({name: after for name, (_, after) in rechecked.items()})
+            return before, value
+
+        return self._change(record_id, version, reviewer, "edit", path, value, set_value)
+
+    def override(self, record_id: int, column: str, passed: bool, reason: str, *, version: int,
+                 reviewer: str) -> ReviewRecord:
+        """Set a validator's verdict by hand (passed or failed), with the reviewer's reason kept in the verdict
+        (`override`) and in the log. Editing what the validator checks re-runs it, which replaces the override."""
+        reason = " ".join((reason or "").split())
+        if column not in self.validator_columns:
+            raise ReviewError(f"{column} is not a validator column; overriding is for validator verdicts")
+        if not reason:
+            raise ReviewError("say why the verdict is overridden (a reason is required)")
+
+        def set_verdict(current: dict[str, Any]) -> tuple[Any, Any]:
+            before = current.get(column)
+            if not is_validator_value(before):
+                raise ReviewError(f"record {record_id} has no verdict in {column} to override")
+            after = {**before, "passed": bool(passed),
+                     "override": {"passed_before": before["passed"], "reason": reason, "reviewer": reviewer}}
+            current[column] = after
+            return before, after
+
+        return self._change(record_id, version, reviewer, "override", [column], {"passed": passed, "reason": reason},
+                            set_verdict, recheck_after=False)
+
+    def decide_repair(self, record_id: int, path: list[str | int], decision: str, *, version: int,
+                      reviewer: str) -> ReviewRecord:
+        """Keep ("accept") or undo ("revert") an automatic repair: `path` names a dialogue turn carrying a `repair`
+        (see perpetuum.review.dataset). Reverting puts the original text back, and the validators run again."""
+        if decision not in {"accept", "revert"}:
+            raise ReviewError(f"a repair is accepted or reverted; got {decision!r}")
+
+        def decide(current: dict[str, Any]) -> tuple[Any, Any]:
+            parent, key = self._locate(current, path)
+            turn = parent[key]
+            if not isinstance(turn, dict) or not is_repair_value(turn.get("repair")):
+                raise ReviewError(f"{field_label(path)} was not repaired automatically")
+            before = copy.deepcopy(turn)
+            if decision == "revert":
+                turn["content"] = turn["repair"]["original"]
+            turn["repair"] = {**turn["repair"], "decision": "accepted" if decision == "accept" else "reverted"}
+            return before, turn
+
+        # Keeping a repair changes no text, so no validator needs to run again.
+        return self._change(record_id, version, reviewer, f"repair {decision}", path, decision, decide,
+                            recheck_after=decision == "revert")
+
+    def _change(self, record_id, version, reviewer, action, path, attempted, mutate, *, recheck_after=True):
+        """One change of a record's content in one transaction: `mutate(current)` changes it and returns
+        (before, after) of the changed part; the validators reading the column run again; summary, version and
+        log follow."""
+        with self._transaction() as connection:
+            record = self._get(connection, record_id)
+            self._check_version(connection, record, version, action, path, attempted, reviewer)
+            current = copy.deepcopy(record.current)
+            before, after = mutate(current)
+            if before == after:
+                return record
+            rechecked = {}
+            if recheck_after:
+                rechecked = {name: (current[name], verdict)
+                             for name, verdict in recheck(self.columns, current, path[0]).items()
+                             if verdict != current[name]}
+                current.update({name: verdict for name, (_, verdict) in rechecked.items()})
             summary = record_summary(current)
             new_version = record.version + 1
             now = _utc_now()
@@ -371,14 +491,16 @@ class ReviewStore:
                  len(summary["flagged"]), summary["min_score"], summary["preview"], summary["note"], reviewer, now,
                  record_id, record.version),
             )
-            self._append(connection, record_id, "edit", path, before, value, reviewer, now, new_version)
+            self._append(connection, record_id, action, path, before, after, reviewer, now, new_version)
             for name, (verdict_before, verdict_after) in rechecked.items():
                 self._append(connection, record_id, "recheck", [name], verdict_before, verdict_after, reviewer, now,
                              new_version)
             return self._get(connection, record_id)
 
-    def accept(self, record_id: int, *, version: int, reviewer: str) -> ReviewRecord:
-        return self._set_status(record_id, "accepted", None, version, reviewer)
+    def accept(self, record_id: int, *, version: int, reviewer: str, while_flagged: bool = False) -> ReviewRecord:
+        """Accept the record. One still flagged by a validator raises `StillFlagged` unless `while_flagged` says the
+        reviewer saw the flags; such an acceptance names the flags in the log and is counted in the export's card."""
+        return self._set_status(record_id, "accepted", None, version, reviewer, while_flagged=while_flagged)
 
     def reject(self, record_id: int, reason: str, *, version: int, reviewer: str) -> ReviewRecord:
         reason = " ".join((reason or "").split())
@@ -390,12 +512,17 @@ class ReviewStore:
         """Back to pending (the corrections stay)."""
         return self._set_status(record_id, "pending", None, version, reviewer)
 
-    def _set_status(self, record_id: int, status: str, reason: str | None, version: int, reviewer: str) -> ReviewRecord:
+    def _set_status(self, record_id: int, status: str, reason: str | None, version: int, reviewer: str,
+                    while_flagged: bool = False) -> ReviewRecord:
         action = {"accepted": "accept", "rejected": "reject", "pending": "reset"}[status]
         with self._transaction() as connection:
             record = self._get(connection, record_id)
-            after = {"status": status, "reason": reason}
+            after: dict[str, Any] = {"status": status, "reason": reason}
             self._check_version(connection, record, version, action, None, after, reviewer)
+            if status == "accepted" and record.flagged:
+                if not while_flagged:
+                    raise StillFlagged(record)
+                after["while_flagged"] = record.flagged
             now = _utc_now()
             connection.execute(
                 "UPDATE records SET status = ?, reason = ?, version = ?, reviewer = ?, updated_at = ? "

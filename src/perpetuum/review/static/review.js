@@ -50,6 +50,9 @@
     }
     var page = document.body.dataset.page;
     if (event.key === "?") { toggleHelp(); event.preventDefault(); return; }
+    if (event.key === "/" && document.getElementById("search")) {
+      event.preventDefault(); document.getElementById("search").focus(); return;
+    }
     if (page === "record") recordKeys(event);
     else if (page === "queue") queueKeys(event);
   });
@@ -89,7 +92,32 @@
     }
   }
 
+  // A field in a closed section (the short fields) is opened first, or there is nothing to scroll to.
+  function reveal(element) {
+    for (var details = element.closest("details"); details; details = details.parentElement.closest("details")) {
+      details.open = true;
+    }
+  }
+
+  // After a save the address names the edited field: go there. A page opened without an anchor goes to what needs
+  // the reviewer: the question or editor a refused action left open, else the first flagged turn.
+  function goToFocus() {
+    var hash = window.location.hash ? decodeURIComponent(window.location.hash.slice(1)) : "";
+    var named = hash ? document.getElementById(hash) : null;
+    if (named) {
+      reveal(named);
+      named.scrollIntoView({ block: "start" });
+      return;
+    }
+    var focus = document.body.dataset.focus;
+    var element = focus && !hash ? document.getElementById(focus) : null;
+    if (element) { reveal(element); element.scrollIntoView({ block: "center" }); }
+    var area = element && element.querySelector("details[open] textarea");
+    if (area) area.focus({ preventScroll: true });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    goToFocus();
     var button = document.getElementById("show-help");
     if (button) button.addEventListener("click", toggleHelp);
     var first = document.querySelector("table.queue tbody tr");
