@@ -7,9 +7,10 @@
     result = generate(spec, n=200, output_dir="out/")    # data.jsonl, data.parquet, card.json, card.md, ...
     result = generate(spec, n=200, output_dir="out/", resume=True)   # after a crash: same records, none twice
 
-Modules: `spec` (models, YAML, validation), `columns/` (one module per column kind), `executor` (concurrency,
-retries, failure records), `checkpoint` (JSONL shards + SQLite state), `filters` (judge/validator filters, dedup),
-`output` (JSONL, Parquet, Hugging Face datasets), `card` (dataset card), `run` (generate / preview).
+Modules: `spec` (models, YAML, validation), `spec_sources` (named specs such as `recipe:NAME`), `columns/` (one
+module per column kind, and the validator kinds), `executor` (concurrency, retries, failure records), `checkpoint`
+(JSONL shards + SQLite state), `filters` (judge/validator filters, dedup), `output` (JSONL, Parquet, Hugging Face
+datasets), `run` (generate / preview). A run's dataset card is built by `perpetuum.card`.
 """
 
 from perpetuum.pipeline.columns import ColumnRunner, register_column_kind
