@@ -2,8 +2,8 @@
 
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
 `sample` is `perpetuum.workflow.sample_saved_model`, `synthesize` is `perpetuum.workflow.synthesize`, `schema` is
-`infer_schema(read_table(...))`, `evaluate` is `perpetuum.evaluate.evaluate(real, synthetic, holdout, target=...)`
-then `.to_html` / `.to_json`, `demo` is `perpetuum.demo.run_demo`.
+`infer_schema(read_table(...))`, `evaluate` is `perpetuum.workflow.evaluate_files` (read the tables, then
+`perpetuum.evaluate.evaluate`) then `.to_html` / `.to_json`, `demo` is `perpetuum.demo.run_demo`.
 """
 
 from __future__ import annotations
@@ -442,27 +442,10 @@ def evaluate_command(
 
       perpetuum evaluate real.parquet synthetic.parquet --json report.json --no-privacy-attacks
     """
-    from perpetuum.evaluate import evaluate
-    from perpetuum.schema import TableSchema
+    from perpetuum.workflow import evaluate_files
 
-    verbose = not quiet
-    tables, lineage = {}, {}
-    for name, source in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
-        if source is not None:
-            tables[name], entry = _read(source, None, None, encoding, verbose=verbose)
-            lineage.update({f"{name}_{key}": value for key, value in entry.items()})
-    lineage["seed"] = seed
-    evaluation = evaluate(
-        tables["real"],
-        tables["synthetic"],
-        holdout=tables.get("holdout"),
-        schema=TableSchema.from_json(schema) if schema is not None else None,
-        target=target,
-        seed=seed,
-        metadata={"lineage": lineage},
-        privacy_attacks=not no_privacy_attacks,
-        progress=verbose,
-    )
+    evaluation = evaluate_files(real, synthetic, holdout, target=target, schema=schema, seed=seed,
+                                privacy_attacks=not no_privacy_attacks, encoding=encoding, verbose=not quiet)
     evaluation.to_html(output)
     if json_output is not None:
         evaluation.to_json(json_output)

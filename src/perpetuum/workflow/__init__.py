@@ -1,7 +1,8 @@
 """The table workflow as library calls: hold rows out, fit, sample, write the output, its card and its report.
 
-`perpetuum synthesize` is `synthesize(...)`, `perpetuum sample` is `sample_saved_model(...)`; the demo and the
-command line use the same steps (`steps.py`) and output files (`files.py`).
+`perpetuum synthesize` is `synthesize(...)`, `perpetuum sample` is `sample_saved_model(...)`, `perpetuum evaluate`
+is `evaluate_files(...)`; the demo and the command line use the same steps (`steps.py`) and output files
+(`files.py`).
 
     from perpetuum.workflow import synthesize
     run = synthesize("adult.csv", 50_000, "synthetic.csv", target="income", verbose=True)
@@ -17,12 +18,13 @@ from perpetuum.workflow.steps import (
     split_holdout,
     write_table_card_beside,
 )
-from perpetuum.workflow.tables import TableRun, read_source, sample_saved_model, synthesize
+from perpetuum.workflow.tables import TableRun, evaluate_files, read_source, sample_saved_model, synthesize
 
 __all__ = [
     "OUTPUT_FORMATS",
     "TableRun",
     "check_row_count",
+    "evaluate_files",
     "evaluate_synthetic",
     "fit_synthesizer",
     "output_format",

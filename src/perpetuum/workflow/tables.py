@@ -4,6 +4,7 @@
     result = synthesize("adult.csv", 50_000, "synthetic.csv", target="income")
     result.files   # {"output", "card_json", "card_markdown", "report_html", "report_json"}
     result = sample_saved_model("models/adult", 1_000, "rich.csv", conditions={"income": ">50K"})
+    evaluation = evaluate_files("train.csv", "synthetic.csv", "holdout.csv", target="income")
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from perpetuum.workflow.steps import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TableRun", "read_source", "sample_saved_model", "synthesize"]
+__all__ = ["TableRun", "evaluate_files", "read_source", "sample_saved_model", "synthesize"]
 
 
 @dataclass
@@ -163,3 +164,34 @@ def sample_saved_model(
                                           source=source, conditions=conditions)
     return TableRun(synthetic=synthetic, synthesizer=synthesizer, card=card, files={"output": str(output), **files},
                     sample_seconds=sample_seconds, train=real)
+
+
+def evaluate_files(
+    real,
+    synthetic,
+    holdout=None,
+    *,
+    target: str | None = None,
+    schema=None,
+    seed: int = 0,
+    privacy_attacks: bool = True,
+    encoding: str = "utf-8",
+    verbose: bool = False,
+):
+    """`perpetuum.evaluate.evaluate` of tables read from files or SQL URLs (or given as DataFrames), with each
+    table's lineage (path, SHA-256, rows) in the report's metadata. schema: a TableSchema or the path of one."""
+    from perpetuum.evaluate import evaluate
+    from perpetuum.schema import TableSchema
+
+    tables, lineage = {}, {}
+    for name, source in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
+        if source is not None:
+            tables[name], entry = read_source(source, encoding=encoding, verbose=verbose)
+            lineage.update({f"{name}_{key}": value for key, value in entry.items()})
+    lineage["seed"] = seed
+    if isinstance(schema, (str, Path)):
+        schema = TableSchema.from_json(schema)
+    return evaluate(
+        tables["real"], tables["synthetic"], holdout=tables.get("holdout"), schema=schema, target=target, seed=seed,
+        metadata={"lineage": lineage}, privacy_attacks=privacy_attacks, progress=verbose,
+    )
