@@ -33,7 +33,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "recipe_python_exercises.json"
 def decontamination_control(reference: Path) -> dict:
     """Each HumanEval problem (prompt + canonical solution) checked against the index: all must be found; and a
     clean control (HumanEval checked against an unrelated text) must find none."""
-    from perpetuum.recipes.decontamination import NgramIndex, contamination, read_reference_texts
+    from perpetuum.pipeline.columns.decontamination import NgramIndex, contamination, read_reference_texts
 
     started = time.perf_counter()
     index = NgramIndex.from_files([reference])
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"reference file {options.reference} not found; pass --reference PATH to HumanEval.jsonl.gz")
     os.environ["PERPETUUM_DECONTAMINATION_REFERENCES"] = str(options.reference)
     from perpetuum.pipeline import generate
-    from perpetuum.pipeline.card import validator_summary
+    from perpetuum.card.text import validator_summary
     from perpetuum.pipeline.spec import load_spec
     from perpetuum.sandbox import isolation_mode
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from perpetuum.cli import app
-from perpetuum.collapse.guard import table_card, text_signals, write_table_card
+from perpetuum.card import table_card, text_signals, write_table_card
 from perpetuum.datasets import load_adult
 from perpetuum.errors import ParameterError
 
@@ -28,7 +28,7 @@ def adult_slice() -> pd.DataFrame:
 def stories() -> list[str]:
     if not STORIES.is_file():
         pytest.skip("the shared TinyStories corpus is not available")
-    from perpetuum.collapse.text_generator import read_corpus
+    from perpetuum.schema.corpus import read_corpus
 
     return read_corpus(STORIES, limit=600)
 
@@ -143,7 +143,7 @@ def test_generated_dataset_card_carries_lineage_and_text_collapse_signals(tmp_pa
     from test_pipeline_support import EchoBackend
 
     from perpetuum.pipeline import generate
-    from perpetuum.pipeline.card import build_card
+    from perpetuum.card import build_card
 
     words = tmp_path / "moods.txt"
     words.write_text("calm\nbrave\nodd\nshy\n")

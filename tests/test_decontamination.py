@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from perpetuum.pipeline.columns.validators import ValidatorSetupError, build_validator
-from perpetuum.recipes.decontamination import (
+from perpetuum.pipeline.columns.decontamination import (
     ENVIRONMENT_VARIABLE,
     NgramIndex,
     contamination,
@@ -94,14 +95,9 @@ def test_humaneval_problems_are_found_even_reformatted_and_fresh_code_is_not():
     assert index.shared_ngrams(fresh) == []
 
 
-def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from perpetuum.cli import app
-    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
-
-    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")  # so that what the command adds is undone after the test
-    spec = {
+def _echo_spec() -> dict:
+    """Stories that echo their prompt, with a decontamination validator whose failures drop the record."""
+    return {
         "name": "echoes", "seed": 3, "backends": {"default": {"kind": "test-echo", "echo_only": True}},
         "columns": [
             {"name": "hero", "kind": "sampler", "sampler": "category", "values": ["fox", "owl"]},
@@ -110,6 +106,16 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
         ],
         "filters": [{"kind": "validator", "column": "clean"}],
     }
+
+
+def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "")
+    spec = _echo_spec()
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(spec))
     benchmark = tmp_path / "benchmark.txt"
@@ -121,6 +127,7 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
     kept = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     assert kept and {record["hero"] for record in kept} == {"owl"}
     assert "dropped" in made.output and "clean passed" in made.output
+    assert os.environ[ENVIRONMENT_VARIABLE] == ""  # the files reach the validator through the API, not the environment
 
     missing = runner.invoke(app, ["generate", str(spec_path), "-n", "1", "-o", str(tmp_path / "o2"),
                                   "--decontaminate", str(tmp_path / "nope.jsonl")])
@@ -131,3 +138,16 @@ def test_generate_takes_reference_files_on_the_command_line(tmp_path, monkeypatc
                                     "--decontaminate", str(benchmark)])
     assert pointless.exit_code == 2 and "no decontamination validator" in pointless.output
     assert not (tmp_path / "o3").exists()
+
+
+def test_generate_takes_reference_files_as_an_argument(tmp_path, monkeypatch):
+    from perpetuum.pipeline import generate
+    from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
+    benchmark = tmp_path / "benchmark.txt"
+    benchmark.write_text("Once upon a time the brave little fox ran home to sleep.\n")
+    result = generate(_echo_spec(), 6, tmp_path / "out", progress=False, decontaminate=[benchmark])
+    assert result.records and {record["hero"] for record in result.records} == {"owl"}
+    checked = result.card["spec"]["columns"][2]
+    assert checked["references"] == [str(benchmark.resolve())]  # the card names the files the records were checked against

@@ -9,7 +9,8 @@ import pytest
 
 from perpetuum.datasets import load_adult
 from perpetuum.errors import DataInputError, ParameterError, PerpetuumError
-from perpetuum.evaluate.attacks import anonymeter_risks, membership_inference
+from perpetuum.evaluate.anonymeter_attacks import anonymeter_risks
+from perpetuum.evaluate.attacks import membership_inference
 
 
 @pytest.fixture(scope="module")

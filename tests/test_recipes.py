@@ -51,6 +51,21 @@ def test_a_recipe_name_never_leaves_the_recipes_folder(name):
         recipe_path(name)
 
 
+def test_a_spec_source_registered_in_code_is_loaded_by_its_prefix():
+    from perpetuum.pipeline.spec_sources import SPEC_SOURCES, is_named_source, register_spec_source
+
+    @register_spec_source("team")
+    def team_spec(name: str):
+        return recipe_path({"stories": "tinystories"}[name])
+
+    try:
+        assert is_named_source("team:stories") and is_named_source("recipe:tinystories")
+        assert not is_named_source("examples/specs/tiny_stories.yaml") and not is_named_source("name: x\nseed: 1")
+        assert load_spec("team:stories").name == load_recipe("tinystories").name
+    finally:
+        SPEC_SOURCES._classes.pop("team")
+
+
 def test_describe_recipes_gives_name_description_and_path():
     described = {item["name"]: item for item in describe_recipes()}
     assert "Teacher-student" in described["recipe:math_dialogues"]["description"]

@@ -173,6 +173,17 @@ def test_save_and_load_reproduce_the_model(fitted, tmp_path):
     assert sorted(path.name for path in (tmp_path / "model").iterdir()) == ["arrays.npz", "model.json"]
 
 
+def test_the_class_method_load_restores_its_own_kind_and_refuses_another(fitted, tmp_path):
+    from perpetuum.tabular import Synthesizer
+
+    fitted.save(tmp_path / "model")
+    assert type(Synthesizer.load(tmp_path / "model")) is type(fitted)
+    assert type(type(fitted).load(tmp_path / "model")) is type(fitted)
+    other = next(get_synthesizer(name) for name in ("copula", "arf") if get_synthesizer(name) is not type(fitted))
+    with pytest.raises(ModelFileError, match="load_synthesizer"):
+        other.load(tmp_path / "model")
+
+
 def test_model_files_hold_no_pickles(fitted, tmp_path):
     fitted.save(tmp_path / "model")
     with np.load(tmp_path / "model" / "arrays.npz", allow_pickle=False) as arrays:

@@ -90,3 +90,24 @@ def test_text_diversity_collects_every_measure():
     assert result["vocabulary_size"] == 6
     assert result["near_duplicate_rate"] == 0.0
     assert set(result) >= {"distinct_1", "distinct_2", "distinct_3"}
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.9])
+def test_the_dedup_filter_and_the_near_duplicate_rate_judge_the_same_texts_alike(threshold):
+    from perpetuum.pipeline.filters import deduplicate
+    from perpetuum.pipeline.spec import DedupConfig
+
+    story = "Once upon a time a little fox found a red ball in the tall grass and it's very happy now"
+    texts = [
+        story,
+        story.replace("red", "blue"),  # one word changed
+        story.replace("it's", "it s"),  # a tokenizer difference the two detectors once disagreed on
+        "A quiet owl watched the moon rise over the old barn while the farmer slept",
+        story.upper() + "!!",
+    ]
+    rate = near_duplicate_rate(texts, threshold=threshold)
+    config = DedupConfig(columns=["text"], exact=False, threshold=min(threshold, 0.95))
+    kept, dropped = deduplicate([(index, {"text": text}) for index, text in enumerate(texts)], config)
+    # Every text here copies the first one or none, so the filter drops exactly the texts the metric counts.
+    assert len(dropped) == round(rate * len(texts))
+    assert all("similar to record 0" in item.detail for item in dropped)

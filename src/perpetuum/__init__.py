@@ -2,7 +2,9 @@
 
 The package root stays light on purpose (the `perpetuum` command starts fast); import the parts you use:
 `perpetuum.schema` (read and describe tables), `perpetuum.tabular` (synthesizers), `perpetuum.evaluate` (metrics),
-`perpetuum.datasets` (tables shipped with the package), `perpetuum.demo` (the end-to-end demo).
+`perpetuum.workflow` (synthesize a table file in one call), `perpetuum.card` (dataset cards), `perpetuum.pipeline`
+(LLM datasets from specs), `perpetuum.datasets` (tables shipped with the package), `perpetuum.demo` (the demo).
+The README's "Architecture" section shows how the packages layer.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,28 +1,23 @@
 """The `perpetuum` command: it parses arguments, calls the library, and prints. No logic lives only here.
 
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
-`sample` is `load_synthesizer(folder).sample(n, conditions)`, `schema` is `infer_schema(read_table(...))`,
-`evaluate` is `perpetuum.evaluate.evaluate(real, synthetic, holdout, target=...)` then `.to_html` / `.to_json`,
-`demo` is `perpetuum.demo.run_demo`.
+`sample` is `perpetuum.workflow.sample_saved_model`, `synthesize` is `perpetuum.workflow.synthesize`, `schema` is
+`infer_schema(read_table(...))`, `evaluate` is `perpetuum.workflow.evaluate_files` (read the tables, then
+`perpetuum.evaluate.evaluate`) then `.to_html` / `.to_json`, `demo` is `perpetuum.demo.run_demo`.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from perpetuum import __version__
 from perpetuum.errors import ParameterError, PerpetuumError
-from perpetuum.progress import progress_bar
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 app = typer.Typer(
     name="perpetuum",
@@ -35,8 +30,6 @@ app = typer.Typer(
 # soft_wrap: long paths and messages are left for the terminal to wrap, so they stay whole when copied or piped.
 console = Console(soft_wrap=True)
 error_console = Console(stderr=True, soft_wrap=True)
-
-OUTPUT_FORMATS = (".csv", ".csv.gz", ".parquet", ".jsonl")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -69,44 +62,6 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _check_rows(n: int) -> None:
-    if n <= 0:
-        raise ParameterError(
-            f"-n/--rows must be a positive number of rows to generate; got {n}. Example: -n 50000."
-        )
-
-
-def _output_format(path: Path) -> str:
-    """The output format named by the file extension; raises before any slow work when it is not supported."""
-    name = path.name.lower()
-    for suffix in sorted(OUTPUT_FORMATS, key=len, reverse=True):
-        if name.endswith(suffix):
-            return suffix
-    raise ParameterError(
-        f"cannot tell which format to write {str(path)!r} in from its extension; "
-        f"use one of {', '.join(OUTPUT_FORMATS)} (for example -o synthetic.parquet)."
-    )
-
-
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write `frame` in the format its extension names (.csv, .csv.gz, .parquet, .jsonl), creating parent folders."""
-    path = Path(path)
-    suffix = _output_format(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix in (".csv", ".csv.gz"):
-            frame.to_csv(path, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(path, index=False)
-        else:
-            frame.to_json(path, orient="records", lines=True, date_format="iso")
-    except OSError as error:
-        raise ParameterError(
-            f"cannot write {str(path)!r}: {error.strerror or error}. Choose a folder you can write to with -o."
-        ) from None
-    return path
-
-
 def parse_conditions(where: list[str] | None) -> dict[str, str | list[str]] | None:
     """Parse repeated `--where "column=value"` into a conditions dict.
 
@@ -133,18 +88,11 @@ def parse_conditions(where: list[str] | None) -> dict[str, str | list[str]] | No
     return conditions
 
 
-def _read(data: str, table: str | None, query: str | None, encoding: str, verbose: bool = False) -> pd.DataFrame:
-    from perpetuum.schema import read_table
+def _read(data: str, table: str | None, query: str | None, encoding: str, verbose: bool = False):
+    """(the table, its lineage) read from DATA."""
+    from perpetuum.workflow import read_source
 
-    with progress_bar(f"Reading {data}", verbose=verbose):
-        return read_table(data, table=table, query=query, encoding=encoding)
-
-
-def _sample(synthesizer, rows: int, conditions, seed: int, verbose: bool):
-    started = time.perf_counter()
-    with progress_bar(f"Sampling {rows:,} rows", verbose=verbose):
-        frame = synthesizer.sample(rows, conditions=conditions, seed=seed)
-    return frame, time.perf_counter() - started
+    return read_source(data, table, query, encoding, verbose=verbose)
 
 
 def _describe_conditions(conditions: dict | None) -> str:
@@ -157,94 +105,13 @@ def _describe_conditions(conditions: dict | None) -> str:
     return " where " + " and ".join(parts)
 
 
-def output_stem(path: Path) -> str:
-    """The output file's name without its format extension ("synthetic.csv.gz" -> "synthetic")."""
-    suffix = _output_format(path)
-    return path.name[: -len(suffix)]
-
-
-def split_holdout(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """A seeded random split into (rows to fit on, holdout rows); `share` 0 keeps every row for fitting."""
-    import numpy as np
-
-    if not 0.0 <= share < 1.0:
-        raise ParameterError(
-            f"--holdout-share must be at least 0 and below 1 (the share of rows kept out of training for the "
-            f"report's privacy and utility tests); got {share}. Example: --holdout-share 0.2."
-        )
-    held = int(round(share * len(frame)))
-    if share == 0.0 or held == 0:
-        return frame, None
-    if len(frame) - held < 2:
-        raise ParameterError(
-            f"--holdout-share {share} leaves {len(frame) - held} row(s) to fit on; use a smaller share or --no-report"
-        )
-    order = np.random.default_rng(seed).permutation(len(frame))
-    holdout = frame.iloc[np.sort(order[:held])].reset_index(drop=True)
-    return frame.iloc[np.sort(order[held:])].reset_index(drop=True), holdout
-
-
-def source_lineage(data: str, frame: pd.DataFrame, table: str | None = None, query: str | None = None) -> dict:
-    """Where a table came from: the file path and its SHA-256, or a database URL with any password hidden."""
-    import hashlib
-
-    lineage: dict = {"source": data, "rows_read": len(frame), "columns": frame.shape[1]}
-    path = Path(data)
-    if "://" not in data and path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        lineage["source"] = str(path.resolve())
-        lineage["sha256"] = digest.hexdigest()
-    elif "://" in data:
-        try:
-            from sqlalchemy.engine import make_url
-
-            lineage["source"] = make_url(data).render_as_string(hide_password=True)
-        except Exception:  # an unparsable URL: keep only its scheme, never a possible password
-            lineage["source"] = data.split("://", 1)[0] + "://…"
-    if table:
-        lineage["table"] = table
-    if query:
-        lineage["query"] = query
-    return lineage
-
-
-def _write_report(evaluation, html_path: Path, json_path: Path | None) -> None:
-    evaluation.to_html(html_path)
-    if json_path is not None:
-        evaluation.to_json(json_path)
-
-
-def _fit(frame, model: str, schema_path: Path | None, seed: int, verbose: bool):
-    from perpetuum.schema import TableSchema
-    from perpetuum.tabular import get_synthesizer
-
-    synthesizer_class = get_synthesizer(model)
-    schema = TableSchema.from_json(schema_path) if schema_path is not None else None
-    synthesizer = synthesizer_class(seed=seed, verbose=verbose)
-    started = time.perf_counter()
-    with progress_bar(f"Fitting {model} on {len(frame):,} rows", verbose=verbose):
-        synthesizer.fit(frame, schema=schema)
-    return synthesizer, time.perf_counter() - started
-
-
-def _write_card(real, synthetic, output: Path, synthesizer, seed, generation, source, conditions, quiet) -> None:
-    """The dataset card beside a table output (`perpetuum.collapse.guard`); its warnings print in yellow."""
-    from perpetuum.collapse.guard import table_card, write_table_card
-
-    card = table_card(
-        real, synthetic, synthesizer=getattr(synthesizer, "name", type(synthesizer).__name__),
-        params=synthesizer.get_params(), seed=seed, generation=generation, source=source,
-        name=output_stem(output), conditions=conditions,
-    )
-    paths = write_table_card(card, output)
-    for warning in card["warnings"]:
+def _print_card(run, quiet: bool) -> None:
+    """The dataset card's collapse warnings in yellow, then where the card is."""
+    for warning in run.card["warnings"]:
         error_console.print(f"[bold yellow]Collapse warning:[/bold yellow] [yellow]{_escape(warning)}[/yellow]")
     if not quiet:
-        console.print(f"Dataset card: [bold]{_escape(paths['card_markdown'])}[/bold] (generation "
-                      f"{card['lineage']['generation']})")
+        console.print(f"Dataset card: [bold]{_escape(run.files['card_markdown'])}[/bold] (generation "
+                      f"{run.card['lineage']['generation']})")
 
 
 def _version_callback(value: bool) -> None:
@@ -360,8 +227,10 @@ def fit(
 
       perpetuum fit shop.db --table orders --schema orders.schema.json -o models/orders
     """
-    frame = _read(data, table, query, encoding, verbose=not quiet)
-    synthesizer, seconds = _fit(frame, model, schema, seed, verbose=not quiet)
+    from perpetuum.workflow import fit_synthesizer
+
+    frame, _ = _read(data, table, query, encoding, verbose=not quiet)
+    synthesizer, seconds = fit_synthesizer(frame, model, schema, seed, verbose=not quiet)
     synthesizer.save(output)
     if not quiet:
         console.print(
@@ -406,28 +275,17 @@ def sample(
 
       perpetuum sample models/adult -n 1000 -w "sex=Female" -w "race=Black" -w "race=Asian-Pac-Islander" -o s.jsonl
     """
-    from perpetuum.tabular import load_synthesizer
+    from perpetuum.workflow import sample_saved_model
 
-    _check_rows(rows)
-    _output_format(output)
     conditions = parse_conditions(where)
-    synthesizer = load_synthesizer(model_dir)
-    if hasattr(synthesizer, "verbose"):
-        synthesizer.verbose = not quiet
-    frame, seconds = _sample(synthesizer, rows, conditions, seed, verbose=not quiet)
-    write_table(frame, output)
-    from perpetuum.collapse.guard import folder_sha256
-
-    real = _read(reference, None, None, "utf-8", verbose=not quiet) if reference is not None else None
-    source = source_lineage(reference, real) if reference is not None else {"source": str(model_dir)}
-    source["model"] = str(model_dir)
-    source["model_sha256"] = folder_sha256(model_dir)
+    run = sample_saved_model(model_dir, rows, output, conditions=conditions, seed=seed, reference=reference,
+                             generation=generation, verbose=not quiet)
     if not quiet:
         console.print(
-            f"Wrote {len(frame):,} rows{_escape(_describe_conditions(conditions))} to "
-            f"[bold]{_escape(str(output))}[/bold] ({seconds:.1f} s)"
+            f"Wrote {len(run.synthetic):,} rows{_escape(_describe_conditions(conditions))} to "
+            f"[bold]{_escape(str(output))}[/bold] ({run.sample_seconds:.1f} s)"
         )
-    _write_card(real, frame, output, synthesizer, seed, generation, source, conditions, quiet)
+    _print_card(run, quiet)
 
 
 TargetOption = Annotated[
@@ -500,72 +358,34 @@ def synthesize(
 
       perpetuum synthesize adult.csv -n 10000 -o out/synthetic.csv --no-report
     """
-    _check_rows(rows)
-    _output_format(output)
+    from perpetuum.workflow import synthesize as synthesize_table
+
     conditions = parse_conditions(where)
-    frame = _read(data, table, query, encoding, verbose=not quiet)
-    report = not no_report and conditions is None
-    if report:
-        if target is not None and target not in frame.columns:
-            raise ParameterError(
-                f"--target {target!r} is not a column of {data}; its columns are {list(frame.columns)}"
-            )
-        train, holdout = split_holdout(frame, holdout_share, seed)
-    else:
-        train, holdout = frame, None
-    synthesizer, fit_seconds = _fit(train, model, schema, seed, verbose=not quiet)
-    synthetic, sample_seconds = _sample(synthesizer, rows, conditions, seed, verbose=not quiet)
-    write_table(synthetic, output)
-    source = source_lineage(data, frame, table, query)
+    run = synthesize_table(
+        data, rows, output, model=model, conditions=conditions, seed=seed, schema=schema,
+        holdout_share=holdout_share, report=not no_report, target=target, privacy_attacks=not no_privacy_attacks,
+        table=table, query=query, encoding=encoding, generation=generation, verbose=not quiet,
+    )
     if not quiet:
-        held = f" ({len(holdout):,} held out for the report)" if holdout is not None else ""
+        held = f" ({len(run.holdout):,} held out for the report)" if run.holdout is not None else ""
         console.print(
-            f"Fitted [bold]{model}[/bold] on {len(train):,} rows{held} in {fit_seconds:.1f} s, wrote "
-            f"{len(synthetic):,} rows{_escape(_describe_conditions(conditions))} to "
-            f"[bold]{_escape(str(output))}[/bold] ({sample_seconds:.1f} s)"
+            f"Fitted [bold]{model}[/bold] on {len(run.train):,} rows{held} in {run.fit_seconds:.1f} s, wrote "
+            f"{len(run.synthetic):,} rows{_escape(_describe_conditions(conditions))} to "
+            f"[bold]{_escape(str(output))}[/bold] ({run.sample_seconds:.1f} s)"
         )
-    _write_card(train, synthetic, output, synthesizer, seed, generation, source, conditions, quiet)
-    if not report:
-        if conditions is not None and not no_report and not quiet:
+    _print_card(run, quiet)
+    if quiet:
+        return
+    if run.evaluation is None:
+        if run.no_report_reason == "conditions":
             console.print(
                 "No report: rows generated under --where conditions are not comparable with the whole table. "
                 "Run [bold]perpetuum evaluate[/bold] against real rows that meet the same conditions."
             )
         return
-
-    from perpetuum.evaluate import evaluate
-
-    lineage = dict(source)
-    lineage.update({
-        "seed": seed,
-        "holdout_share": holdout_share,
-        "rows_fitted": len(train),
-        "rows_held_out": len(holdout) if holdout is not None else 0,
-        "output": str(output),
-    })
-    evaluation = evaluate(
-        train,
-        synthetic,
-        holdout=holdout,
-        schema=getattr(synthesizer, "schema_", None),
-        target=target,
-        seed=seed,
-        metadata={
-            "synthesizer": f"{model} ({type(synthesizer).__name__})",
-            "params": synthesizer.get_params(),
-            "fit_seconds": fit_seconds,
-            "sample_seconds": sample_seconds,
-            "lineage": lineage,
-        },
-        privacy_attacks=not no_privacy_attacks,
-        progress=not quiet,
-    )
-    stem = output.parent / output_stem(output)
-    html_path, json_path = Path(f"{stem}.report.html"), Path(f"{stem}.report.json")
-    _write_report(evaluation, html_path, json_path)
-    if not quiet:
-        console.print(evaluation.summary(), markup=False, highlight=False)
-        console.print(f"Report: [bold]{_escape(str(html_path))}[/bold] (JSON: {_escape(str(json_path))})")
+    console.print(run.evaluation.summary(), markup=False, highlight=False)
+    console.print(f"Report: [bold]{_escape(run.files['report_html'])}[/bold] "
+                  f"(JSON: {_escape(run.files['report_json'])})")
 
 
 @app.command("evaluate")
@@ -622,32 +442,13 @@ def evaluate_command(
 
       perpetuum evaluate real.parquet synthetic.parquet --json report.json --no-privacy-attacks
     """
-    from perpetuum.evaluate import evaluate
-    from perpetuum.schema import TableSchema
+    from perpetuum.workflow import evaluate_files
 
-    verbose = not quiet
-    tables = {"real": _read(real, None, None, encoding, verbose=verbose),
-              "synthetic": _read(synthetic, None, None, encoding, verbose=verbose)}
-    if holdout is not None:
-        tables["holdout"] = _read(holdout, None, None, encoding, verbose=verbose)
-    lineage = {}
-    for name, source in (("real", real), ("synthetic", synthetic), ("holdout", holdout)):
-        if source is not None:
-            entry = source_lineage(source, tables[name])
-            lineage.update({f"{name}_{key}": value for key, value in entry.items()})
-    lineage["seed"] = seed
-    evaluation = evaluate(
-        tables["real"],
-        tables["synthetic"],
-        holdout=tables.get("holdout"),
-        schema=TableSchema.from_json(schema) if schema is not None else None,
-        target=target,
-        seed=seed,
-        metadata={"lineage": lineage},
-        privacy_attacks=not no_privacy_attacks,
-        progress=verbose,
-    )
-    _write_report(evaluation, output, json_output)
+    evaluation = evaluate_files(real, synthetic, holdout, target=target, schema=schema, seed=seed,
+                                privacy_attacks=not no_privacy_attacks, encoding=encoding, verbose=not quiet)
+    evaluation.to_html(output)
+    if json_output is not None:
+        evaluation.to_json(json_output)
     if not quiet:
         console.print(evaluation.summary(), markup=False, highlight=False)
         written = f"Report: [bold]{_escape(str(output))}[/bold]"
@@ -682,7 +483,7 @@ def schema_command(
     from perpetuum.schema import infer_schema
     from perpetuum.schema.display import describe_schema
 
-    frame = _read(data, table, query, encoding)
+    frame, _ = _read(data, table, query, encoding)
     table_schema = infer_schema(frame)
     console.print(describe_schema(table_schema))
     if output is not None:
@@ -758,9 +559,10 @@ def demo(
       perpetuum demo --rows 5000 --model fast -o /tmp/demo
     """
     from perpetuum.demo import run_demo
+    from perpetuum.workflow import check_row_count
 
     if rows is not None:
-        _check_rows(rows)
+        check_row_count(rows)
     run_demo(output, rows=rows, model=model, seed=seed, verbose=not quiet)
 
 
@@ -768,6 +570,11 @@ def demo(
 from perpetuum.pipeline.cli_commands import register_commands  # noqa: E402
 
 register_commands(app, wrap=_friendly_errors)
+
+# `perpetuum recipes` (the shipped specs) lives beside the recipes.
+from perpetuum.recipes.cli_commands import register_commands as register_recipe_commands  # noqa: E402
+
+register_recipe_commands(app, wrap=_friendly_errors)
 
 # `perpetuum review DIR` and `perpetuum review export DIR -o OUT` (the human review desk) live in review/.
 from perpetuum.review.cli_commands import register_commands as register_review_commands  # noqa: E402

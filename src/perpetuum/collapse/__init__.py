@@ -8,7 +8,7 @@ al., Nature 2024), under strategies that keep or drop the real data (Gerstgrasse
     print(result.table(["variance_ratio", "tail_mass"]))
     result.to_json("collapse.json"); result.to_html("collapse.html")
 
-The guard (`perpetuum.collapse.guard`) puts collapse signals and lineage on every dataset card.
+The guard that every dataset card carries (lineage and collapse signals) lives in `perpetuum.card`.
 """
 
 from perpetuum.collapse.experiment import derived_seed, run_experiment

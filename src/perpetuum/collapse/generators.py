@@ -24,11 +24,13 @@ __all__ = ["CollapseGenerator", "register_generator", "get_generator", "availabl
            "GaussianGenerator", "MixtureGenerator", "TabularGenerator"]
 
 # importing text_generator registers "text" (torch itself is imported only when a text generator is fitted)
-GENERATORS = Registry("collapse generator", preload=("perpetuum.collapse.text_generator",))
+GENERATORS = Registry("collapse generator", preload=("perpetuum.collapse.text_generator",),
+                      entry_point_group="perpetuum.collapse_generators")
 
 
 def register_generator(name: str):
-    """Class decorator: make a generator available to `get_generator(name)` and `perpetuum collapse -g name`."""
+    """Class decorator: make a generator available to `get_generator(name)` and `perpetuum collapse -g name`
+    (packages can also name theirs in the entry-point group `perpetuum.collapse_generators`)."""
     return GENERATORS.register(name)
 
 

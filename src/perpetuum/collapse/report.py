@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import numpy as np
 
-from perpetuum.collapse.results import METRIC_DESCRIPTIONS, CollapseResult
+if TYPE_CHECKING:
+    from perpetuum.collapse.results import CollapseResult
+
 
 __all__ = ["write_html", "metric_figure_svg"]
 
@@ -87,8 +90,6 @@ def metric_figure_svg(result: CollapseResult, metric: str) -> bytes:
 
 def write_html(result: CollapseResult, path: str | Path, title: str | None = None) -> Path:
     """Write the page to `path` and each plot to `<stem>_plots/<metric>.svg`; returns the page's path."""
-    from perpetuum.collapse.results import _format
-
     path = Path(path)
     plot_dir = path.parent / f"{path.stem}_plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +97,7 @@ def write_html(result: CollapseResult, path: str | Path, title: str | None = Non
     for metric in result.metric_names():
         svg = metric_figure_svg(result, metric)
         (plot_dir / f"{metric}.svg").write_bytes(svg)
-        plots.append({"metric": metric, "description": METRIC_DESCRIPTIONS.get(metric, ""),
+        plots.append({"metric": metric, "description": result.describe(metric),
                       "uri": "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")})
     metrics = result.metric_names()
     rows = []
@@ -104,7 +105,8 @@ def write_html(result: CollapseResult, path: str | Path, title: str | None = Non
     for strategy in result.strategies:
         for generation in shown:
             rows.append([strategy, generation] + [
-                _format(result.median(metric, strategy)[generation]) if metric in result.metrics[strategy] else "-"
+                result.number_text(result.median(metric, strategy)[generation])
+                if metric in result.metrics[strategy] else "-"
                 for metric in metrics
             ])
     generator = result.generator

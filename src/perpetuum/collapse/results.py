@@ -63,6 +63,15 @@ class CollapseResult:
     def metric_names(self) -> list[str]:
         return list(dict.fromkeys(name for by_metric in self.metrics.values() for name in by_metric))
 
+    @staticmethod
+    def number_text(value: float) -> str:
+        """A metric value as the table and the page show it ("-" when missing or not finite)."""
+        return _format(value)
+
+    def describe(self, metric: str) -> str:
+        """What `metric` means, which way is better and its ideal value ("" for a metric without a description)."""
+        return METRIC_DESCRIPTIONS.get(metric, "")
+
     def values(self, metric: str, strategy: str) -> np.ndarray:
         """Every value: an array (generations + 1, repeats)."""
         return self.metrics[strategy][metric]

@@ -6,7 +6,8 @@ docstring gives its range and which way is better. Column roles come from dtypes
 and datetime columns are numbers, everything else (booleans included) is categorical.
 """
 
-from perpetuum.evaluate.attacks import anonymeter_risks, membership_inference
+from perpetuum.evaluate.anonymeter_attacks import anonymeter_risks
+from perpetuum.evaluate.attacks import membership_inference
 from perpetuum.evaluate.collapse_signals import collapse_signals, rare_category_survival, tail_coverage, variance_ratio
 from perpetuum.evaluate.coverage import category_coverage, missing_value_similarity, range_adherence
 from perpetuum.evaluate.evaluation import Evaluation, evaluate

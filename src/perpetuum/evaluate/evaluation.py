@@ -250,7 +250,8 @@ class _Plan:
 
 def _plan(real, synthetic, holdout, target, seed, privacy_attacks, anonymeter_attacks) -> _Plan:
     """The metric calls, in order, as (section, key, label, call) steps."""
-    from perpetuum.evaluate.attacks import anonymeter_risks, membership_inference
+    from perpetuum.evaluate.anonymeter_attacks import anonymeter_risks
+    from perpetuum.evaluate.attacks import membership_inference
     from perpetuum.evaluate.collapse_signals import collapse_signals
     from perpetuum.evaluate.coverage import category_coverage, missing_value_similarity, range_adherence
     from perpetuum.evaluate.fidelity import column_pair_trends, column_shapes, detection_score

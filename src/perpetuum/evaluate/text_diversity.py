@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-__all__ = ["distinct_n", "near_duplicate_rate", "text_diversity", "vocabulary_size", "words"]
+__all__ = ["NearDuplicateIndex", "distinct_n", "near_duplicate_rate", "text_diversity", "vocabulary_size", "words"]
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
@@ -63,34 +63,75 @@ def _shingles(text: str, size: int) -> set[tuple[str, ...]]:
     return set(_ngrams(tokens, size))
 
 
-def near_duplicate_rate(texts: Sequence[str], threshold: float = 0.8, shingle_size: int = 3) -> float:
-    """The share of texts that are a near copy of an earlier text in the sequence.
+class NearDuplicateIndex:
+    """Texts seen so far, to find the earlier text a new one nearly copies: the one near-duplicate detector behind
+    the `near_duplicate_rate` metric and the pipeline's dedup filter, so both judge the same texts alike.
 
-    Range [0, 1], lower is better (0: no two texts are near copies). Two texts are near copies when the Jaccard
-    similarity of their sets of word `shingle_size`-grams is at least `threshold` (exact copies have 1.0). The
-    first text of a group of copies is not counted, so n identical texts give (n - 1) / n. Candidate pairs come
-    from MinHash LSH (`datasketch`) and each is confirmed with the exact Jaccard similarity, so the result has no
-    false positives; LSH may miss a rare pair just above the threshold. NaN for an empty sequence.
+    Two texts are near copies when the Jaccard similarity of their sets of word `shingle_size`-grams (tokens as
+    `words` gives them) is at least `threshold`; exact copies have 1.0. Candidates come from MinHash LSH
+    (`datasketch`) at a lower threshold than the one asked for, which makes missed pairs rare, and each is
+    confirmed with the exact Jaccard similarity, so a match is never a false positive.
+
+        index = NearDuplicateIndex(threshold=0.8)
+        index.add(0, "the fox ran home"); index.closest("The fox ran home!")   # (0, 1.0)
     """
-    if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+
+    def __init__(self, threshold: float = 0.8, shingle_size: int = 3, num_perm: int = 128) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        from datasketch import MinHashLSH
+
+        self.threshold, self.shingle_size, self.num_perm = threshold, shingle_size, num_perm
+        self._lsh = MinHashLSH(threshold=max(0.05, threshold - 0.15), num_perm=num_perm)
+        self._keys: list = []
+        self._shingle_sets: list[set[tuple[str, ...]]] = []
+        self._prepared: tuple[str, set, object] | None = None  # the last text looked up, so `add` need not redo it
+
+    def closest(self, text: str) -> tuple[object, float] | None:
+        """(key, similarity) of the most similar earlier text at or above the threshold (the earliest of equals),
+        or None."""
+        shingles, signature = self._prepare(text)
+        best = None
+        for position in sorted(int(candidate) for candidate in self._lsh.query(signature)):
+            similarity = _jaccard(shingles, self._shingle_sets[position])
+            if similarity >= self.threshold and (best is None or similarity > best[1]):
+                best = (self._keys[position], similarity)
+        return best
+
+    def add(self, key, text: str) -> None:
+        """Index `text` under `key` (a record index, say), for later texts to be compared with."""
+        shingles, signature = self._prepare(text)
+        self._lsh.insert(str(len(self._keys)), signature)
+        self._keys.append(key)
+        self._shingle_sets.append(shingles)
+
+    def _prepare(self, text: str) -> tuple[set, object]:
+        if self._prepared is None or self._prepared[0] != text:
+            from datasketch import MinHash
+
+            shingles = _shingles(text, self.shingle_size)
+            signature = MinHash(num_perm=self.num_perm, seed=1)
+            for shingle in shingles:
+                signature.update(" ".join(shingle).encode("utf-8"))
+            self._prepared = (text, shingles, signature)
+        return self._prepared[1], self._prepared[2]
+
+
+def near_duplicate_rate(texts: Sequence[str], threshold: float = 0.8, shingle_size: int = 3) -> float:
+    """The share of texts that are a near copy of an earlier text in the sequence (`NearDuplicateIndex`).
+
+    Range [0, 1], lower is better (0: no two texts are near copies). The first text of a group of copies is not
+    counted, so n identical texts give (n - 1) / n; a near copy is still compared with the texts after it. NaN
+    for an empty sequence.
+    """
+    index = NearDuplicateIndex(threshold, shingle_size)
     if not texts:
         return math.nan
-    from datasketch import MinHash, MinHashLSH
-
-    # A lower LSH threshold than the one asked for makes missed pairs rarer; exact Jaccard filters the extras.
-    lsh = MinHashLSH(threshold=max(0.05, threshold - 0.15), num_perm=128)
-    shingle_sets: list[set[tuple[str, ...]]] = []
     duplicates = 0
-    for index, text in enumerate(texts):
-        shingles = _shingles(text, shingle_size)
-        signature = MinHash(num_perm=128, seed=1)
-        for shingle in shingles:
-            signature.update(" ".join(shingle).encode("utf-8"))
-        if any(_jaccard(shingles, shingle_sets[int(key)]) >= threshold for key in lsh.query(signature)):
+    for position, text in enumerate(texts):
+        if index.closest(text) is not None:
             duplicates += 1
-        lsh.insert(str(index), signature)
-        shingle_sets.append(shingles)
+        index.add(position, text)
     return duplicates / len(texts)
 
 

@@ -7,11 +7,13 @@
     result = generate(spec, n=200, output_dir="out/")    # data.jsonl, data.parquet, card.json, card.md, ...
     result = generate(spec, n=200, output_dir="out/", resume=True)   # after a crash: same records, none twice
 
-Modules: `spec` (models, YAML, validation), `columns/` (one module per column kind), `executor` (concurrency,
-retries, failure records), `checkpoint` (JSONL shards + SQLite state), `filters` (judge/validator filters, dedup),
-`output` (JSONL, Parquet, Hugging Face datasets), `card` (dataset card), `run` (generate / preview).
+Modules: `spec` (models, YAML, validation), `spec_sources` (named specs such as `recipe:NAME`), `columns/` (one
+module per column kind, and the validator kinds), `executor` (concurrency, retries, failure records), `checkpoint`
+(JSONL shards + SQLite state), `filters` (judge/validator filters, dedup), `output` (JSONL, Parquet, Hugging Face
+datasets), `run` (generate / preview). A run's dataset card is built by `perpetuum.card`.
 """
 
+from perpetuum.pipeline.columns import ColumnRunner, register_column_kind
 from perpetuum.pipeline.columns.validators import (
     ValidationOutcome,
     Validator,
@@ -22,6 +24,7 @@ from perpetuum.pipeline.run import GenerationResult, agenerate, apreview, genera
 from perpetuum.pipeline.spec import DatasetSpec, SpecError, load_spec
 
 __all__ = [
+    "ColumnRunner",
     "DatasetSpec",
     "GenerationResult",
     "SpecError",
@@ -33,5 +36,6 @@ __all__ = [
     "generate",
     "load_spec",
     "preview",
+    "register_column_kind",
     "register_validator",
 ]

@@ -6,7 +6,7 @@ The main CLI wires them in (with its error handler around each):
     app.command("generate")(_friendly_errors(generate_command))
     app.command("preview")(_friendly_errors(preview_command))
 
-or `register_commands(app, wrap=_friendly_errors)` does both.
+or `register_commands(app, wrap=_friendly_errors)` does both. `perpetuum recipes` lives in `perpetuum.recipes`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-__all__ = ["generate_command", "preview_command", "recipes_command", "register_commands"]
+__all__ = ["generate_command", "preview_command", "register_commands"]
 
 console = Console(soft_wrap=True)
 
@@ -35,7 +35,9 @@ SpecArgument = Annotated[
 
 
 def _spec_source(spec: str) -> str | Path:
-    return spec if spec.startswith("recipe:") else Path(spec)
+    from perpetuum.pipeline.spec_sources import is_named_source
+
+    return spec if is_named_source(spec) else Path(spec)
 
 
 def generate_command(
@@ -98,8 +100,6 @@ def generate_command(
     """
     from perpetuum.pipeline.run import generate
 
-    if decontaminate:
-        _add_decontamination_references(spec, decontaminate)
     try:
         result = generate(
             _spec_source(spec),
@@ -110,6 +110,7 @@ def generate_command(
             retry_failed=retry_failed,
             reference=reference,
             generation=generation,
+            decontaminate=decontaminate,
         )
     except KeyboardInterrupt:
         Console(stderr=True).print(
@@ -136,28 +137,6 @@ def generate_command(
     for warning in card.get("warnings", []):
         Console(stderr=True).print(f"Warning: {warning}", style="yellow", markup=False)
     console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
-
-
-def _add_decontamination_references(spec: str, files: list[Path]) -> None:
-    """Hand `files` to the spec's decontamination validators (through their environment variable), or fail with
-    the reason when a file is missing or the spec has no such validator."""
-    import os
-
-    from perpetuum.errors import ParameterError
-    from perpetuum.pipeline.spec import load_spec
-    from perpetuum.recipes.decontamination import ENVIRONMENT_VARIABLE
-
-    for path in files:
-        if not path.is_file():
-            raise ParameterError(f"--decontaminate {path}: no such file")
-    loaded = load_spec(_spec_source(spec))
-    if not any(getattr(column, "validator", None) == "decontamination" for column in loaded.columns):
-        raise ParameterError(
-            f"--decontaminate: the spec {spec} has no decontamination validator to give the files to; add a column "
-            "{kind: validator, validator: decontamination, target: COLUMN}"
-        )
-    present = [part for part in os.environ.get(ENVIRONMENT_VARIABLE, "").split(os.pathsep) if part]
-    os.environ[ENVIRONMENT_VARIABLE] = os.pathsep.join(present + [str(path.resolve()) for path in files])
 
 
 def preview_command(
@@ -189,22 +168,7 @@ def preview_command(
         console.print(Panel(JSON(json.dumps(row, ensure_ascii=False)), title=f"record {index}", title_align="left"))
 
 
-def recipes_command() -> None:
-    """List the shipped recipes: ready specs that `perpetuum generate recipe:NAME` runs.
-
-    [bold]Example[/bold]
-
-      perpetuum recipes
-    """
-    from perpetuum.recipes import describe_recipes
-
-    for recipe in describe_recipes():
-        console.print(f"[bold]{recipe['name']}[/bold]  {recipe['description']}")
-        console.print(f"  {recipe['path']}", markup=False)
-
-
 def register_commands(app: typer.Typer, wrap: Callable[[Callable], Callable] = lambda command: command) -> None:
-    """Add `generate`, `preview` and `recipes` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
+    """Add `generate` and `preview` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
     app.command("generate")(wrap(generate_command))
     app.command("preview")(wrap(preview_command))
-    app.command("recipes")(wrap(recipes_command))

@@ -1,5 +1,6 @@
 """Keep-or-drop rules applied to finished records: judge scores, validator verdicts, Jinja conditions, and exact +
-near-duplicate removal (MinHash LSH through `datasketch`).
+near-duplicate removal (`perpetuum.evaluate.text_diversity.NearDuplicateIndex`, the detector behind the
+near-duplicate rate on the dataset card).
 
 Records are visited in index order, so the first record of a duplicate group is the one kept and the result does
 not depend on the order in which records finished. Every dropped record carries its reason.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -97,9 +97,6 @@ def keep_records(
 
 # ---------------------------------------------------------------------------------------------- duplicates
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
 def dedup_text(record: dict[str, Any], columns: Iterable[str]) -> str:
     parts = []
     for name in columns:
@@ -112,27 +109,19 @@ def _normalised(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _shingles(text: str, size: int) -> set[str]:
-    words = _WORD.findall(text.casefold())
-    if len(words) <= size:
-        return {" ".join(words)} if words else {""}
-    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
-
-
 def deduplicate(
     records: list[tuple[int, dict[str, Any]]], config: DedupConfig
 ) -> tuple[list[tuple[int, dict[str, Any]]], list[Dropped]]:
     """Drop exact duplicates (same text after case folding and whitespace collapsing) and near duplicates
-    (estimated Jaccard similarity of word shingles >= threshold) of an earlier record."""
+    (Jaccard similarity of word shingles >= threshold, `NearDuplicateIndex`) of an earlier kept record."""
     kept: list[tuple[int, dict[str, Any]]] = []
     dropped: list[Dropped] = []
     seen_exact: dict[str, int] = {}
-    lsh = signatures = None
+    near = None
     if config.near:
-        from datasketch import MinHash, MinHashLSH
+        from perpetuum.evaluate.text_diversity import NearDuplicateIndex
 
-        lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
-        signatures = {}
+        near = NearDuplicateIndex(config.threshold, config.shingle_size, config.num_perm)
     columns = ", ".join(config.columns)
     for index, record in records:
         text = dedup_text(record, config.columns)
@@ -143,26 +132,13 @@ def deduplicate(
                 dropped.append(Dropped(index, "exact duplicate", detail, record))
                 continue
             seen_exact[digest] = index
-        if lsh is not None:
-            signature = MinHash(num_perm=config.num_perm, seed=1)
-            for shingle in sorted(_shingles(text, config.shingle_size)):
-                signature.update(shingle.encode("utf-8"))
-            match = _closest(signature, lsh.query(signature), signatures, config.threshold)
+        if near is not None:
+            match = near.closest(text)
             if match is not None:
                 other, similarity = match
                 detail = f"{columns} ~{similarity:.2f} similar to record {other}"
                 dropped.append(Dropped(index, "near duplicate", detail, record))
                 continue
-            lsh.insert(str(index), signature)
-            signatures[str(index)] = signature
+            near.add(index, text)
         kept.append((index, record))
     return kept, dropped
-
-
-def _closest(signature, candidates, signatures, threshold) -> tuple[int, float] | None:
-    best = None
-    for key in sorted(candidates, key=int):
-        similarity = signature.jaccard(signatures[key])
-        if similarity >= threshold and (best is None or similarity > best[1]):
-            best = (int(key), similarity)
-    return best

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perpetuum.card.text import build_card, write_card
 from perpetuum.errors import ParameterError
-from perpetuum.pipeline.card import build_card, write_card
 from perpetuum.pipeline.checkpoint import CheckpointStore
 from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runners
 from perpetuum.pipeline.filters import keep_records
@@ -75,6 +75,7 @@ def generate(
     prices: dict[str, dict | Price] | None = None,
     reference: list[str] | str | Path | None = None,
     generation: int | None = None,
+    decontaminate: list[str | Path] | None = None,
 ) -> GenerationResult:
     """Generate `n` records of `spec` into `output_dir`, checkpointing each record as it finishes.
 
@@ -84,6 +85,8 @@ def generate(
     prices: a price table ({backend or model name: {input_per_million, output_per_million}}) over the spec's.
     reference: real text (a list of documents, or a .txt/.txt.gz file) the card's collapse signals compare against.
     generation: which step of a synthetic-data loop this run is (default: one past a parent card, else 0).
+    decontaminate: benchmark or other text files that every decontamination validator of the spec also checks
+    records against (they must not share a 13-gram with them).
     """
     _no_running_loop("generate")
     return asyncio.run(
@@ -98,6 +101,7 @@ def generate(
             prices=prices,
             reference=reference,
             generation=generation,
+            decontaminate=decontaminate,
         )
     )
 
@@ -114,9 +118,14 @@ async def agenerate(
     prices: dict[str, dict | Price] | None = None,
     reference: list[str] | str | Path | None = None,
     generation: int | None = None,
+    decontaminate: list[str | Path] | None = None,
 ) -> GenerationResult:
     """The async form of `generate`, for code that already runs an event loop."""
     spec = load_spec(spec)
+    if decontaminate:
+        from perpetuum.pipeline.columns.decontamination import add_references
+
+        spec = add_references(spec, decontaminate)
     _check_n(n)
     price_table = {**spec.prices, **{key: Price.model_validate(value) for key, value in (prices or {}).items()}}
     runners = build_runners(spec, n)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from perpetuum.errors import SpecError  # defined in errors.py; `perpetuum.pipeline.spec.SpecError` still works
+from perpetuum.pipeline.spec_sources import is_named_source, resolve_spec_source
 from perpetuum.pipeline.spec_models import (  # noqa: F401  (re-exported: the spec's parts)
     COLUMN_KINDS,
     SAMPLER_TYPES,
@@ -182,17 +183,15 @@ def _spec_error(error: ValidationError, source: str) -> SpecError:
 
 
 def load_spec(source: DatasetSpec | dict | str | Path) -> DatasetSpec:
-    """A validated spec from a DatasetSpec, a dict, a YAML/JSON file path, a recipe name ("recipe:tinystories"),
-    or a YAML string.
+    """A validated spec from a DatasetSpec, a dict, a YAML/JSON file path, a named spec source such as a recipe
+    ("recipe:tinystories", see `perpetuum.pipeline.spec_sources`), or a YAML string.
 
     Relative `file:` paths of word samplers are read relative to the spec file's folder.
     """
     if isinstance(source, DatasetSpec):
         return source
-    if isinstance(source, str) and source.startswith("recipe:"):  # a spec shipped in perpetuum/recipes/
-        from perpetuum.recipes import recipe_path
-
-        source = recipe_path(source)
+    if is_named_source(source):
+        source = resolve_spec_source(source)
     where = ""
     base: Path | None = None
     if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and _looks_like_path(source)):

@@ -138,12 +138,28 @@ def _backend_problems(spec: DatasetSpec) -> list[str]:
     except ImportError:  # the llm package is optional at spec-check time; get_backend reports it later
         return []
     known = list(available_backends())
-    return [
-        f"backends.{name}.kind: unknown backend kind {config.kind!r}{_suggest(config.kind, known)}; "
-        f"available: {', '.join(known)}"
-        for name, config in spec.backends.items()
-        if config.kind not in known
-    ]
+    problems = []
+    for name, config in spec.backends.items():
+        if config.kind not in known:
+            suggestion = _suggest(config.kind, known)
+            problems.append(f"backends.{name}.kind: unknown backend kind {config.kind!r}{suggestion}; "
+                            f"available: {', '.join(known)}")
+        else:
+            problems += [f"backends.{name}.{key}: {message} ({config.kind} backend option)"
+                         for key, message in _backend_option_problems(config.kind, config.options)]
+    return problems
+
+
+def _backend_option_problems(kind: str, options: dict) -> list[tuple[str, str]]:
+    from perpetuum.errors import PerpetuumError
+    from perpetuum.llm.options import option_problems
+    from perpetuum.llm.registry import get_backend_class
+
+    try:
+        backend_class = get_backend_class(kind)
+    except PerpetuumError:  # its module cannot be imported here; creating the backend will say why
+        return []
+    return option_problems(backend_class, options)
 
 
 def _validator_problems(i: int, column: ValidatorColumn) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -393,11 +393,62 @@ COLUMN_KINDS = {
 }
 
 
+class PluginColumn(BaseModel):
+    """A column of a kind registered by a plug-in (`perpetuum.pipeline.register_column_kind`, or the entry-point
+    group `perpetuum.column_kinds`). Every key besides name, kind, depends_on and drop is an option of that kind,
+    checked by its runner's `Options` model when there is one. Columns it reads go in `depends_on`.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    depends_on: list[str] = Field(default_factory=list)
+    drop: bool = False
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        from perpetuum.pipeline.columns import COLUMN_KIND_PLUGINS
+
+        if kind not in COLUMN_KIND_PLUGINS.names():
+            known = [*COLUMN_KINDS, *COLUMN_KIND_PLUGINS.names()]
+            raise ValueError(f"unknown column kind {kind!r}; use one of {', '.join(known)}")
+        return kind
+
+    @model_validator(mode="after")
+    def _check_options(self):
+        from perpetuum.pipeline.columns import COLUMN_KIND_PLUGINS
+
+        options = getattr(COLUMN_KIND_PLUGINS.get(self.kind), "Options", None)
+        if options is not None:
+            try:
+                options.model_validate(self.options)
+            except ValidationError as error:
+                problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
+                raise ValueError(f"options of a {self.kind!r} column: {problems}") from None
+        return self
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def templates(self):
+        return {}
+
+    def references(self):
+        return {"depends_on": list(self.depends_on)} if self.depends_on else {}
+
+    def backends(self):
+        return {}
+
+
 def _column_tag(value: Any) -> str | None:
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
     if kind == "sampler":
         sampler = value.get("sampler") if isinstance(value, dict) else getattr(value, "sampler", None)
         return f"sampler:{sampler}"
+    if isinstance(kind, str) and kind not in COLUMN_KINDS:
+        return "plugin"
     return kind
 
 
@@ -405,6 +456,7 @@ Column = Annotated[
     Union[
         tuple(Annotated[model, Tag(f"sampler:{name}")] for name, model in SAMPLER_TYPES.items())
         + tuple(Annotated[model, Tag(kind)] for kind, model in COLUMN_KINDS.items() if model is not None)
+        + (Annotated[PluginColumn, Tag("plugin")],)
     ],
     Discriminator(_column_tag),
 ]

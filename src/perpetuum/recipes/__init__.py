@@ -7,7 +7,8 @@
     from perpetuum.pipeline import generate
     generate("recipe:tinystories", n=50, output_dir="out/stories")
 
-A recipe is an ordinary spec file: copy it (`recipe_path("tinystories")` says where it is) to change it. The
+This package registers the `recipe:` spec source with the pipeline (`perpetuum.pipeline.spec_sources`). A recipe
+is an ordinary spec file: copy it (`recipe_path("tinystories")` says where it is) to change it. The
 validators a recipe calls live beside it (`stories.py`, `math_claims.py`), and its word lists under `vocabulary/`.
 """
 
@@ -16,9 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from perpetuum.pipeline.spec import DatasetSpec, SpecError, load_spec
+from perpetuum.pipeline.spec_sources import register_spec_source
 
-__all__ = ["RECIPE_PREFIX", "RecipeError", "available_recipes", "describe_recipes", "is_recipe_name", "load_recipe",
-           "recipe_path"]
+__all__ = ["RECIPE_PREFIX", "RecipeError", "available_recipes", "describe_recipes", "load_recipe", "recipe_path"]
 
 RECIPE_PREFIX = "recipe:"
 RECIPES_FOLDER = Path(__file__).resolve().parent
@@ -28,16 +29,12 @@ class RecipeError(SpecError):
     """No recipe has the name asked for; the message lists the ones that exist."""
 
 
-def is_recipe_name(source: object) -> bool:
-    """True for a string such as "recipe:tinystories" (a spec named by recipe rather than by path)."""
-    return isinstance(source, str) and source.startswith(RECIPE_PREFIX)
-
-
 def available_recipes() -> list[str]:
     """The names of the shipped recipes, sorted."""
     return sorted(path.stem for path in RECIPES_FOLDER.glob("*.yaml"))
 
 
+@register_spec_source("recipe")
 def recipe_path(name: str) -> Path:
     """The spec file of recipe `name` ("tinystories" or "recipe:tinystories"); RecipeError if there is none."""
     bare = name[len(RECIPE_PREFIX):] if name.startswith(RECIPE_PREFIX) else name

@@ -2,18 +2,11 @@
 
 from perpetuum.tabular.base import Synthesizer
 from perpetuum.tabular.conditions import Between
-from perpetuum.tabular.registry import available_synthesizers, get_synthesizer, register
+from perpetuum.tabular.registry import available_synthesizers, get_synthesizer, load_synthesizer, register
 
 # importing the modules registers the built-in synthesizers
 from perpetuum.tabular import arf as _arf  # noqa: E402,F401
 from perpetuum.tabular import copula as _copula  # noqa: E402,F401
-
-
-def load_synthesizer(path) -> Synthesizer:
-    """A fitted synthesizer from a folder written by `Synthesizer.save`."""
-    from perpetuum.tabular.persistence import load_synthesizer as _load
-
-    return _load(path)
 
 
 __all__ = ["Between", "Synthesizer", "available_synthesizers", "get_synthesizer", "load_synthesizer", "register"]

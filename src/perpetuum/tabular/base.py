@@ -14,9 +14,10 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from perpetuum.errors import ConditionError, DataInputError, NotFittedError, ParameterError
+from perpetuum.errors import ConditionError, DataInputError, ModelFileError, NotFittedError, ParameterError
 from perpetuum.schema import TableSchema
 from perpetuum.tabular.conditions import EncodedCondition, encode_conditions
+from perpetuum.tabular.persistence import read_model, restore_synthesizer, save_synthesizer
 from perpetuum.tabular.transforms import TableEncoder
 
 MIN_ROWS = 2
@@ -92,16 +93,22 @@ class Synthesizer:
 
     def save(self, path) -> None:
         """Write the fitted model to folder `path` as JSON + NumPy arrays (nothing that can run code on load)."""
-        from perpetuum.tabular.persistence import save_synthesizer
-
         self._check_fitted()
         save_synthesizer(self, path)
 
     @classmethod
     def load(cls, path) -> "Synthesizer":
-        from perpetuum.tabular.persistence import load_synthesizer
-
-        return load_synthesizer(path)
+        """The model saved in folder `path` by this class or one of its subclasses (`Synthesizer.load` takes any);
+        `perpetuum.tabular.load_synthesizer` also finds classes of plug-ins not imported yet."""
+        document = read_model(path)
+        saved = next((sub for sub in _with_subclasses(cls) if getattr(sub, "name", None) == document["synthesizer"]),
+                     None)
+        if saved is None:
+            raise ModelFileError(
+                f"{path} holds a {document['synthesizer']!r} model, not a {cls.__name__}; "
+                "open it with perpetuum.tabular.load_synthesizer"
+            )
+        return restore_synthesizer(saved, document, path)
 
     # --- hooks for subclasses -------------------------------------------------------------------------------
 
@@ -133,6 +140,13 @@ class Synthesizer:
             from rich.console import Console
 
             Console(stderr=True).print(f"[dim]{self.name}:[/dim] {message}")
+
+
+def _with_subclasses(cls: type) -> list[type]:
+    found = [cls]
+    for subclass in cls.__subclasses__():
+        found += _with_subclasses(subclass)
+    return found
 
 
 def _check_frame(data) -> pd.DataFrame:

@@ -1,5 +1,8 @@
 """Saving and loading fitted synthesizers as a folder of JSON + NumPy arrays.
 
+The class to rebuild is looked up by its registered name (`perpetuum.tabular.load_synthesizer`), so this module
+knows no synthesizer.
+
 No pickle anywhere: `model.json` holds parameters, schema and column transforms; `arrays.npz` holds numeric state
 and is loaded with `allow_pickle=False`, so opening a model file from someone else cannot run their code.
 """
@@ -13,7 +16,6 @@ import numpy as np
 
 import perpetuum
 from perpetuum.errors import ModelFileError
-from perpetuum.tabular.registry import get_synthesizer
 from perpetuum.tabular.transforms import TableEncoder
 
 FORMAT = "perpetuum-synthesizer"
@@ -43,7 +45,8 @@ def save_synthesizer(synthesizer, path) -> Path:
     return folder
 
 
-def load_synthesizer(path):
+def read_model(path) -> dict:
+    """The document of a saved model folder (`model.json`), checked for format; ModelFileError if it is not one."""
     folder = Path(path)
     model_file = folder / _MODEL_FILE
     if not model_file.is_file():
@@ -56,8 +59,15 @@ def load_synthesizer(path):
         raise ModelFileError(
             f"{model_file} is not a Perpetuum synthesizer of format version {FORMAT_VERSION}; refit and save again"
         )
+    return document
+
+
+def restore_synthesizer(cls, document: dict, path):
+    """An instance of `cls` (the class the document names) holding the fitted state saved in folder `path`."""
+    folder = Path(path)
+    model_file = folder / _MODEL_FILE
     try:
-        return _rebuild(document, folder)
+        return _rebuild(cls, document, folder)
     except (KeyError, TypeError, IndexError) as error:
         raise ModelFileError(
             f"{model_file} lacks or garbles the entry {error}; the model folder is damaged or was edited by hand. "
@@ -65,8 +75,7 @@ def load_synthesizer(path):
         ) from None
 
 
-def _rebuild(document: dict, folder: Path):
-    cls = get_synthesizer(document["synthesizer"])
+def _rebuild(cls, document: dict, folder: Path):
     synthesizer = cls(**document["params"])
     try:
         with np.load(folder / _ARRAYS_FILE, allow_pickle=False) as stored:

@@ -3,6 +3,10 @@
 A runner is built once per run from its spec model; `compute` is called once per record, after every column the
 record's value depends on. The `RecordContext` gives it the record index, seeded random generators and the model
 backends (with the executor's concurrency limits, retries and token accounting already wrapped around them).
+
+New column kinds are plug-ins: a `ColumnRunner` subclass registered with `@register_column_kind("name")` (or named
+in the entry-point group `perpetuum.column_kinds`), with an optional pydantic `Options` model for the column's
+other keys. A spec then uses it as `{name: ..., kind: name, ...}`.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol
 
+from perpetuum.errors import SpecError
+from perpetuum.registry import Registry
+
 if TYPE_CHECKING:
     import numpy as np
 
     from perpetuum.pipeline.spec import DatasetSpec
 
-__all__ = ["ColumnRunner", "RecordContext", "build_runner"]
+__all__ = ["COLUMN_KIND_PLUGINS", "ColumnRunner", "RecordContext", "build_runner", "register_column_kind"]
 
 
 class RecordContext(Protocol):
@@ -47,6 +54,16 @@ class ColumnRunner(ABC):
         """The column's value for this record; `record` holds every column computed so far."""
 
 
+COLUMN_KIND_PLUGINS = Registry(
+    "column kind", entry_point_group="perpetuum.column_kinds", name_attribute="kind", error=SpecError
+)
+
+
+def register_column_kind(kind: str):
+    """Class decorator: make a ColumnRunner subclass the runner of `kind: <kind>` columns in specs."""
+    return COLUMN_KIND_PLUGINS.register(kind)
+
+
 def build_runner(column, spec: DatasetSpec) -> ColumnRunner:
     from perpetuum.pipeline.columns import dialogue, expression, judge, llm_columns, samplers, validators
 
@@ -59,6 +76,7 @@ def build_runner(column, spec: DatasetSpec) -> ColumnRunner:
         "validator": validators.ValidatorRunner,
         "dialogue": dialogue.DialogueRunner,
     }
-    runner = builders[column.kind](column, spec)
+    builder = builders.get(column.kind) or COLUMN_KIND_PLUGINS.get(column.kind)
+    runner = builder(column, spec)
     runner.prepare()
     return runner

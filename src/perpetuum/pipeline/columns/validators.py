@@ -7,9 +7,12 @@ A validator kind is a class registered by name with an `Options` pydantic model 
   a (bool, message) pair, a {passed, message, ...} dict (other keys are stored too) or a ValidationOutcome. An
   exception counts as a failure.
 - `regex`: `pattern`, with `mode` search (default) or fullmatch, and `ignore_case`.
-- `code`: reserved for the code sandbox; importing `perpetuum.sandbox.validators` registers it.
+- `code` (`code_validator.py`): runs a solution against its tests in the sandbox.
+- `decontamination` (`decontamination.py`): fails records sharing a long n-gram with a benchmark or other text.
 
-Add your own:
+The last two are imported on first use, so a spec without them never loads the sandbox or an n-gram index.
+
+Add your own in code, or from a package through the entry-point group `perpetuum.validators` ("kind = module:Class"):
 
     @register_validator("max_words")
     class MaxWords(Validator):
@@ -97,8 +100,12 @@ class Validator(ABC):
 # Kinds provided by modules imported on first use, so the core never imports them up front.
 VALIDATORS = Registry(
     "validator kind",
-    modules={"code": "perpetuum.sandbox.validators", "decontamination": "perpetuum.recipes.decontamination"},
+    modules={
+        "code": "perpetuum.pipeline.columns.code_validator",
+        "decontamination": "perpetuum.pipeline.columns.decontamination",
+    },
     name_attribute=None,
+    entry_point_group="perpetuum.validators",
     hint="; or register your own with perpetuum.pipeline.register_validator",
     error=lambda message: ValidatorSetupError(message, "validator"),
 )

@@ -17,9 +17,10 @@ As a spec validator (the `decontamination` kind), it passes clean records and fa
       references: [benchmarks/HumanEval.jsonl.gz]   # paths relative to the working directory
       n: 13
 
-Files listed in the environment variable PERPETUUM_DECONTAMINATION_REFERENCES (separated by the path separator,
-":" on Linux) are added to every such validator, so a shipped recipe can be checked against any file without
-editing it.
+`generate(spec, n, out, decontaminate=["HumanEval.jsonl.gz"])` (`perpetuum generate --decontaminate FILE`) adds
+files to every such validator of the spec (`add_references`), so a shipped recipe can be checked against any file
+without editing it; the card's spec then names them. Files listed in the environment variable
+PERPETUUM_DECONTAMINATION_REFERENCES (separated by the path separator, ":" on Linux) are added too.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "ENVIRONMENT_VARIABLE",
     "NgramIndex",
     "DecontaminationValidator",
+    "add_references",
     "contamination",
     "normalized_tokens",
     "read_reference_texts",
@@ -173,7 +175,7 @@ def _environment_references() -> list[str]:
 class DecontaminationValidator(Validator):
     """Fails a record whose text shares `min_shared` or more n-grams with any reference file."""
 
-    depends_on_run = True  # the references may come from $PERPETUUM_DECONTAMINATION_REFERENCES or --decontaminate
+    depends_on_run = True  # the references may come from $PERPETUUM_DECONTAMINATION_REFERENCES
 
     class Options(Validator.Options):
         references: list[str] = Field(default_factory=list, description="Reference files (benchmarks, held-out).")
@@ -214,3 +216,26 @@ class DecontaminationValidator(Validator):
             "message": f"clean: no {self.options.n}-gram shared with {', '.join(self.references)}",
             "shared_ngrams": len(shared),
         }
+
+
+def add_references(spec, files: Iterable[str | Path]):
+    """A copy of `spec` whose every decontamination validator also checks against `files`; ParameterError when a
+    file is missing or the spec has no decontamination validator to give them to."""
+    from perpetuum.errors import ParameterError
+
+    paths = [Path(file) for file in files]
+    for path in paths:
+        if not path.is_file():
+            raise ParameterError(f"decontaminate: {path}: no such file")
+    spec = spec.model_copy(deep=True)
+    columns = [column for column in spec.columns if getattr(column, "validator", None) == "decontamination"]
+    if not columns:
+        raise ParameterError(
+            f"decontaminate: the spec {spec.name!r} has no decontamination validator to give the files to; add a "
+            "column {kind: validator, validator: decontamination, target: COLUMN}"
+        )
+    for column in columns:
+        # `references` is the validator's option, kept among the column's extra keys (`column.options`).
+        options = column.__pydantic_extra__
+        options["references"] = list(options.get("references", [])) + [str(path.resolve()) for path in paths]
+    return spec
