@@ -15,7 +15,6 @@ on an idle machine. Writes benchmarks/results/llm_repack.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_throughput import machine, run_ceiling  # noqa: E402
+from llm_throughput import machine, run_ceiling, write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "llm_repack.json"
 
@@ -86,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "results": results,
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nWrote {options.output}")
+    write_report(options.output, report)
     return 0
 
 

@@ -369,10 +369,14 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "ceiling": ceiling,
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nWrote {options.output}")
+    write_report(options.output, report)
     return 0
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nWrote {path}")
 
 
 if __name__ == "__main__":
