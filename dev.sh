@@ -71,9 +71,15 @@ install() {
     if [ "$NEEDS_TORCH" = 1 ]; then
         "$VENV/bin/python" -m pip install --quiet "$TORCH_PIN"
     fi
-    echo "dev.sh: building $LLAMA_CPP_PIN from source for this CPU (about 5-7 minutes)" >&2
-    "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps --no-cache-dir --no-binary llama-cpp-python \
-        "$LLAMA_CPP_PIN"
+    # Rebuilt only when the pin, the build flags or the CPU changed since the last build in this venv.
+    local llama_stamp="$VENV/.llama-cpp-python-build" llama_build
+    llama_build="$LLAMA_CPP_PIN $CMAKE_ARGS $(cpu_flags | cksum)"
+    if [ "$(cat "$llama_stamp" 2>/dev/null)" != "$llama_build" ]; then
+        echo "dev.sh: building $LLAMA_CPP_PIN from source for this CPU (about 5-7 minutes)" >&2
+        "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps --no-cache-dir \
+            --no-binary llama-cpp-python "$LLAMA_CPP_PIN"
+        echo "$llama_build" > "$llama_stamp"
+    fi
     "$VENV/bin/python" -m pip install --quiet -e "$target"
     echo "$digest" > "$stamp"
 }

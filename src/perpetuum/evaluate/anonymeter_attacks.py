@@ -207,8 +207,8 @@ def _import_anonymeter():
         import anonymeter.evaluators as evaluators
     except ImportError as error:
         raise PerpetuumError(
-            f"the Anonymeter privacy attacks need the anonymeter package ({error}); "
-            "install it with: pip install 'perpetuum[privacy]'"
+            f"the Anonymeter privacy attacks need the anonymeter package, a dependency of Perpetuum ({error}); "
+            "reinstall Perpetuum, or: pip install anonymeter==1.1.0"
         ) from error
     return evaluators
 
