@@ -114,5 +114,5 @@ def test_privacy_attacks_without_a_holdout_are_refused(small_split):
 def test_a_missing_anonymeter_says_how_to_install_it(small_split, monkeypatch):
     train, holdout, independent = small_split
     monkeypatch.setitem(sys.modules, "anonymeter.evaluators", None)  # makes the import fail
-    with pytest.raises(PerpetuumError, match=r"pip install 'perpetuum\[privacy\]'"):
+    with pytest.raises(PerpetuumError, match=r"pip install anonymeter==1\.1\.0"):
         anonymeter_risks(train, independent, holdout)
