@@ -169,13 +169,13 @@ class BatchEngine:
 
     def _tick(self) -> None:
         """One step: admit what fits, drop abandoned requests, decode; queue the next step while work is left."""
-        with self._lock:
-            if self._closed:
-                self._scheduled = False
-                self._idle.set()
-                return
-            self._admit()
         try:
+            with self._lock:
+                if self._closed:
+                    self._scheduled = False
+                    self._idle.set()
+                    return
+                self._admit()
             for sequence in [s for s in self._running() if s.request.abandoned]:
                 self._finish(sequence, None)
             if self._running():
@@ -229,7 +229,12 @@ class BatchEngine:
             except Exception as error:
                 request.future.set_exception(error)
                 continue
-            slot, reused = self._place(prompt, free)
+            try:
+                slot, reused = self._place(prompt, free)
+            except Exception as error:
+                sampler.free()
+                request.future.set_exception(GenerationError(f"embedded batch engine failed: {error!r}"))
+                continue
             slot.sequence = _Sequence(request, slot, prompt, reused, min(request.params.max_tokens, room), sampler)
 
     def _place(self, prompt: list[int], free: list[_Slot]) -> tuple[_Slot, int]:
