@@ -157,7 +157,8 @@ class EmbeddedBackend(Backend):
             request.seed = self._seeds.randrange(2**31)
         else:
             request.seed = request.params.seed
-        await asyncio.to_thread(self._ensure_loaded)
+        if self._llama is None:  # set last by _load, after the engine
+            await asyncio.to_thread(self._ensure_loaded)
         if self.n_parallel == 1:
             return await compute_thread.run_async(self._run_serial, request)
         future = self._engine.submit(request)
