@@ -240,14 +240,14 @@ class BatchEngine:
     def _place(self, prompt: list[int], free: list[_Slot]) -> tuple[_Slot, int]:
         """Pick a free slot for a prompt and reuse what it can; returns the slot and the prompt tokens reused."""
         llama_cpp = self._llama_cpp
+        held = {other.seq_id: shared_prefix(other.cached, prompt) for other in self.slots}
         slot = free[0]
-        kept = shared_prefix(slot.cached, prompt)
+        kept = held[slot.seq_id]
         for candidate in free[1:]:
-            candidate_kept = shared_prefix(candidate.cached, prompt)
-            if candidate_kept >= kept + AFFINITY_MIN_TOKENS:
-                slot, kept = candidate, candidate_kept
-        donor = max(self.slots, key=lambda other: shared_prefix(other.cached, prompt))
-        donated = shared_prefix(donor.cached, prompt)
+            if held[candidate.seq_id] >= kept + AFFINITY_MIN_TOKENS:
+                slot, kept = candidate, held[candidate.seq_id]
+        donor = max(self.slots, key=lambda other: held[other.seq_id])
+        donated = held[donor.seq_id]
         if donor is not slot and donated >= kept + COPY_MIN_TOKENS:
             llama_cpp.llama_memory_seq_cp(self.memory, donor.seq_id, slot.seq_id, -1, -1)
             self.stats["stream_copies"] += 1
