@@ -165,8 +165,8 @@ def run_ceiling(
     batch_sizes: list[int], threads: int, prompt_tokens: int = 32, steps: int = 64, model_path=None
 ) -> dict:
     """Aggregate decode tokens/s of B sequences in one llama_decode per step (one KV stream per sequence, as the
-    batch engine uses), straight on llama.cpp: the most batching can give on this machine. Also the prompt tokens/s
-    of decoding the B prompts, one call each."""
+    batch engine uses, with its flash attention over a Q8_0 cache), straight on llama.cpp: the most batching can give
+    on this machine. Also the prompt tokens/s of decoding the B prompts, one call each."""
     import llama_cpp
 
     from perpetuum.llm.embedded import shipped_model_path
@@ -179,6 +179,8 @@ def run_ceiling(
         params = llama_cpp.llama_context_default_params()
         params.n_ctx, params.n_batch, params.n_ubatch = 128 * size, max(512, size), 512
         params.n_seq_max, params.kv_unified, params.no_perf = size, False, True
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+        params.type_k = params.type_v = llama_cpp.GGML_TYPE_Q8_0  # as kv_cache_settings() in embedded.py
         params.n_threads = params.n_threads_batch = threads
         context = llama_cpp.llama_init_from_model(llama._model.model, params)
         batch = llama_cpp.llama_batch_init(max(512, size * prompt_tokens), 0, 1)

@@ -113,8 +113,8 @@ class BatchEngine:
         # One decode call takes a whole prompt (< n_ctx tokens) or the next token of every slot.
         self.n_batch = max(n_ctx, n_parallel)
         params = llama_cpp.llama_context_params()
-        ctypes.pointer(params)[0] = llama.context_params  # the same settings as the serial path (e.g. no flash
-        # attention), so both paths compute the same logits
+        ctypes.pointer(params)[0] = llama.context_params  # the same settings as the serial path (flash attention,
+        # KV cache type), so both paths compute the same logits
         params.n_ctx = n_ctx * n_parallel
         params.n_batch = self.n_batch
         params.n_ubatch = min(512, self.n_batch)

@@ -95,9 +95,15 @@ def _grammar_text(schema_json: str) -> str:
 class EmbeddedBackend(Backend):
     """A GGUF model in-process. `n_ctx` is the context of one request (each of the `n_parallel` slots has its own,
     so the KV cache holds n_ctx * n_parallel tokens); `n_threads` defaults to `default_threads()`; `seed` seeds
-    requests that bring no seed (in call order). `flash_attn=True` uses llama.cpp's flash attention, which splits
-    the attention over the cache differently depending on the other sequences in a batch: with it, a seeded answer
-    of the batched path depends on its batch neighbours (measured: 12 of 12 changed), so it is off by default."""
+    requests that bring no seed (in call order).
+
+    `flash_attn=True` (the default) runs llama.cpp's flash attention over a Q8_0 KV cache. Both halves matter: flash
+    attention made batched decoding about 1.3x faster here (benchmarks/llm_throughput.py --ceiling), but over an
+    F16 cache llama.cpp's CPU kernel picks its loop by shape (KV split across threads for a lone query over >= 512
+    cells, Q tiles for long prompt pieces), so a seeded answer changed with its batch neighbours and with how much of
+    its prompt was already cached. Over a Q8_0 cache the kernel always takes its one-query-row-at-a-time loop, so
+    the answer is the same whatever the batch (tests/test_llm_embedded.py checks it). `flash_attn=False` keeps an F16
+    cache without flash attention (llama.cpp requires flash attention for a quantized V cache)."""
 
     constrains_json = True
 
@@ -108,7 +114,7 @@ class EmbeddedBackend(Backend):
         n_parallel: int = 8,
         n_threads: int | None = None,
         seed: int = 0,
-        flash_attn: bool = False,
+        flash_attn: bool = True,
         verbose: bool = False,
     ):
         self.model_path = model_path
@@ -229,8 +235,8 @@ class EmbeddedBackend(Backend):
             n_threads=threads,
             n_threads_batch=threads,
             seed=self.seed,
-            flash_attn=self.flash_attn,
             verbose=self.verbose,
+            **kv_cache_settings(self.flash_attn),
         )
         if self.n_parallel == 1:
             make_reuse_exact(llama)  # a seeded answer must not depend on the request before it
@@ -250,6 +256,15 @@ class EmbeddedBackend(Backend):
             raise ParameterError(f"n_ctx must be at least 64 tokens, got {self.n_ctx}")
         if self.n_threads is not None and (not isinstance(self.n_threads, int) or self.n_threads < 1):
             raise ParameterError(f"n_threads must be a positive integer or None, got {self.n_threads!r}")
+
+
+def kv_cache_settings(flash_attn: bool) -> dict:
+    """`llama_cpp.Llama` arguments for the attention and KV cache that `EmbeddedBackend` documents."""
+    import llama_cpp
+
+    if not flash_attn:
+        return {"flash_attn": False}
+    return {"flash_attn": True, "type_k": llama_cpp.GGML_TYPE_Q8_0, "type_v": llama_cpp.GGML_TYPE_Q8_0}
 
 
 def _schema_key(json_schema: dict | None) -> str | None:
