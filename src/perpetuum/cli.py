@@ -497,13 +497,21 @@ def schema_command(
 
 @app.command()
 @_friendly_errors
-def models() -> None:
-    """List the synthesizers you can pass to --model.
+def models(
+    llm: Annotated[
+        bool, typer.Option("--llm", help="List the embedded LLM backend's models (the ladder) instead.")
+    ] = False,
+) -> None:
+    """List the synthesizers you can pass to --model, or with --llm the embedded backend's models.
 
-    [bold]Example[/bold]
+    [bold]Examples[/bold]
 
       perpetuum models
+      perpetuum models --llm
     """
+    if llm:
+        _print_model_ladder()
+        return
     from rich.table import Table
 
     from perpetuum.tabular import available_synthesizers, get_synthesizer
@@ -524,6 +532,37 @@ def models() -> None:
         doc = (get_synthesizer(name).__doc__ or "").strip().splitlines()
         listing.add_row(name, ", ".join(aliases.get(name, [])), doc[0] if doc else "")
     console.print(listing)
+
+
+def _print_model_ladder() -> None:
+    from rich.table import Table
+
+    from perpetuum.llm.model_ladder import LADDER, ladder_measurements
+
+    measured = ladder_measurements()
+    listing = Table(title="Embedded models (backend `embedded`, option `model`)", show_lines=False)
+    for heading in ("name", "model", "size", "installed", "tokens/s", "HumanEval pass@1", "notes"):
+        listing.add_column(heading, style="bold" if heading == "name" else None)
+    for model in LADDER.values():
+        figures = measured.get(model.name, {})
+        speed = figures.get("tokens_per_second")
+        humaneval = figures.get("humaneval_pass_at_1")
+        size = model.size or (model.path().stat().st_size if model.installed() and not model.chunked else None)
+        listing.add_row(
+            model.name,
+            f"{model.title} ({model.licence})",
+            f"{size / 1e9:.2f} GB" if size else "",
+            "yes" if model.installed() else f"no: {model.install_hint}",
+            f"{speed:.1f}" if speed else "not measured",
+            f"{humaneval:.1%}" if humaneval is not None else "not measured",
+            model.notes,
+        )
+    console.print(listing)
+    if measured:
+        console.print(
+            "Measured by benchmarks/llm_ladder.py (one stream, "
+            f"{next(iter(measured.values())).get('threads', '?')} threads; see benchmarks/results/llm_ladder.json)."
+        )
 
 
 @app.command()

