@@ -130,7 +130,16 @@ class BatchEngine:
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
         self.formatter = self._chat_formatter()
         self.slots = [_Slot(seq_id) for seq_id in range(n_parallel)]
-        self.stats = {"prompt_tokens": 0, "reused_prompt_tokens": 0, "stream_copies": 0, "decode_calls": 0}
+        self.stats = {
+            "prompt_tokens": 0,
+            "reused_prompt_tokens": 0,
+            "stream_copies": 0,
+            "decode_calls": 0,
+            "decode_seconds": 0.0,  # inside llama_decode
+            "sample_seconds": 0.0,  # sampling and detokenizing after each call
+            "step_seconds": 0.0,  # whole steps on the compute thread (admission, decode, sampling)
+            "steps": 0,
+        }
         self._pending: deque[EngineRequest] = deque()
         self._lock = threading.Lock()
         self._scheduled = False  # a step is queued on the compute thread
@@ -169,6 +178,7 @@ class BatchEngine:
 
     def _tick(self) -> None:
         """One step: admit what fits, drop abandoned requests, decode; queue the next step while work is left."""
+        started = time.perf_counter()
         try:
             with self._lock:
                 if self._closed:
@@ -184,6 +194,8 @@ class BatchEngine:
             for sequence in self._running():
                 sequence.slot.cached = []
                 self._finish(sequence, GenerationError(f"embedded batch engine failed: {error!r}"))
+        self.stats["step_seconds"] += time.perf_counter() - started
+        self.stats["steps"] += 1
         with self._lock:
             if (self._pending or self._running()) and not self._closed:
                 compute_thread.submit(self._tick)
@@ -304,7 +316,10 @@ class BatchEngine:
                 sequence.logits_index = n_tokens - 1
                 sampling.append(sequence)
         batch.n_tokens = n_tokens
+        started = time.perf_counter()
         status = llama_cpp.llama_decode(self.ctx, batch)
+        finished = time.perf_counter()
+        self.stats["decode_seconds"] += finished - started
         self.stats["decode_calls"] += 1
         if status != 0:
             for sequence, _, _ in pieces:
@@ -327,6 +342,7 @@ class BatchEngine:
                 self._finish(sequence, "stop")
             elif len(sequence.generated) >= sequence.max_tokens:
                 self._finish(sequence, "length")
+        self.stats["sample_seconds"] += time.perf_counter() - finished
 
     def _finish(self, sequence: _Sequence, outcome) -> None:
         """Free the slot, keeping its prompt's cells; `outcome` is a finish reason, an exception, or None for an
