@@ -20,7 +20,7 @@ from perpetuum.pipeline.spec_repair import order_preferences, placement_problems
 if TYPE_CHECKING:
     from perpetuum.pipeline.spec import DatasetSpec
 
-__all__ = ["SemanticErrors", "semantic_problems", "dependency_order"]
+__all__ = ["SemanticErrors", "semantic_problems", "dependency_order", "reads_graph"]
 
 
 class SemanticErrors(ValueError):
@@ -183,12 +183,7 @@ def dependency_order(spec: DatasetSpec) -> list[str]:
 
     Besides what each column reads, the order keeps the preferences of `repair` keys (spec_repair) wherever they
     add no cycle."""
-    needs: dict[str, set[str]] = {}
-    for column in spec.columns:
-        reads: set[str] = set()
-        for names in _column_reads(column).values():
-            reads |= names
-        needs[column.name] = reads
+    needs = reads_graph(spec)
     order = _kahn(spec, needs)
     preferences = order_preferences(spec, needs)
     if not preferences:
@@ -202,6 +197,14 @@ def dependency_order(spec: DatasetSpec) -> list[str]:
     if problems:
         raise SemanticErrors(problems)
     return order
+
+
+def reads_graph(spec: DatasetSpec) -> dict[str, set[str]]:
+    """Column name -> the names of the columns it reads (in templates and references)."""
+    graph: dict[str, set[str]] = {}
+    for column in spec.columns:
+        graph[column.name] = set().union(*_column_reads(column).values())
+    return graph
 
 
 def _reachable(needs: dict[str, set[str]], name: str) -> set[str]:
