@@ -303,3 +303,38 @@ def test_a_run_without_repair_keys_writes_no_repairs_file(tmp_path):
     result = generate(spec, 1, tmp_path, progress=False, backends={"default": ScriptedBackend(["moon"])})
     assert "repairs" not in result.files and not (tmp_path / "repairs.jsonl").exists()
     assert result.card["repairs"] == {}
+
+
+# ------------------------------------------------------------------------------------------------ validators
+
+
+def test_the_code_validator_names_the_failing_assert_what_it_gave_and_where_the_solution_raised():
+    from perpetuum.pipeline.columns.validators import build_validator, check_column
+    from perpetuum.pipeline.spec_models import ValidatorColumn
+
+    column = ValidatorColumn(name="tests_pass", kind="validator", validator="code", target="solution",
+                             tests="{{ tests }}")
+    validator = build_validator("code", column.options)
+
+    def verdict(solution: str, tests: str) -> dict:
+        return test_pipeline_support.run(check_column(column, validator, {"solution": solution, "tests": tests}))
+
+    wrong = verdict("def add(a, b):\n    return a - b\n", "assert add(1, 1) == 2\nassert add(2, 3) == 5\n")
+    assert wrong["message"] == ("failed (AssertionError): tests: AssertionError at tests.py:1: assert add(1, 1) == 2 "
+                                "(add(1, 1) gave 0)")
+    raised = verdict("def inv(a):\n    return 1 / a\n", "assert inv(2) == 0.5\nassert inv(0) == 0\n")
+    assert raised["message"] == ("failed (ZeroDivisionError): tests: ZeroDivisionError at tests.py:2: "
+                                 "assert inv(0) == 0, raised at solution.py:2: return 1 / a (division by zero)")
+    assert verdict("no code here, sorry", "assert True")["message"].startswith("failed (SyntaxError)")
+
+
+def test_the_recipe_checks_say_what_is_wrong_precisely_enough_to_repair():
+    from perpetuum.recipes.math_claims import check_claims
+    from perpetuum.recipes.stories import check_required_words
+
+    words = check_required_words("The dog ran home. " * 10, {"noun": "dog", "verb": "swim", "adjective": "purple"})
+    assert words["message"] == ("missing words: the story never uses the verb 'swim' or the adjective 'purple'; use "
+                                "each of them at least once (any form counts, e.g. plural or past tense)")
+    claims = check_claims([{"role": "teacher", "content": "So 1/2 + 1/3 = 2/5."}])
+    assert claims["message"] == ("1 of 1 claims wrong: turn 0: 1/2 + 1/3 = 2/5 is wrong, the left side is 5/6, "
+                                 "not 2/5 (correct: 1/2 + 1/3 = 5/6)")
