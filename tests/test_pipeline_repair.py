@@ -338,3 +338,72 @@ def test_the_recipe_checks_say_what_is_wrong_precisely_enough_to_repair():
     claims = check_claims([{"role": "teacher", "content": "So 1/2 + 1/3 = 2/5."}])
     assert claims["message"] == ("1 of 1 claims wrong: turn 0: 1/2 + 1/3 = 2/5 is wrong, the left side is 5/6, "
                                  "not 2/5 (correct: 1/2 + 1/3 = 5/6)")
+
+
+def test_the_review_desk_shows_a_generated_repair_beside_its_original(tmp_path):
+    from perpetuum.review.dataset import load_dataset
+    from perpetuum.review.render import field_views
+
+    generate(dialogue_spec(), 1, tmp_path, progress=False,
+             backends={"default": ClassroomBackend(["So 2 + 2 = 5. {seed}", "So 2 + 2 = 4. {seed}"])})
+    dataset = load_dataset(tmp_path)
+    (record,) = dataset.records
+    (lesson,) = [view for view in field_views(record, record, dataset.columns, None) if view["name"] == "lesson"]
+    repair = lesson["turns"][1]["repair"]
+    assert repair["validator"] == "claims" and repair["attempts"] == 1
+    assert "2 + 2 = 5" in str(repair["original_html"]) and repair["flags"][0]["expected"] == "2 + 2 = 4"
+
+
+# ------------------------------------------------------------------------------------------------ the card
+
+
+def _entry(index: int, status: str = "ok", **summary) -> dict:
+    base = {"column": "story", "validator": "has_moon", "first_passed": True, "passed": True, "attempts": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "history": []}
+    return {"index": index, "status": status, "record": {}, "usage": {}, "repairs": [base | summary]}
+
+
+def test_the_card_gives_first_try_and_after_repair_pass_rates_of_requested_and_made_records():
+    from perpetuum.card.repairs import repair_section, repairs_markdown
+    from perpetuum.pipeline import load_spec
+
+    spec = load_spec(story_spec(attempts=3))
+    entries = [
+        _entry(0),                                                           # passed at first
+        _entry(1, first_passed=False, attempts=1, prompt_tokens=30, completion_tokens=5),   # fixed
+        _entry(2, first_passed=False, attempts=3, prompt_tokens=90, completion_tokens=15),  # fixed at the end
+        _entry(3, first_passed=False, passed=False, attempts=3, prompt_tokens=80, completion_tokens=12),  # not
+        _entry(4, "failed", first_passed=False, passed=False, attempts=2, prompt_tokens=40, completion_tokens=8),
+    ]
+    section = repair_section(spec, entries, n_requested=5, dollars_for=lambda usage: usage["default"]["prompt_tokens"])
+    story = section["story"]
+    assert story["first_try_pass_rate"] == {"of_requested": 0.2, "of_made": 0.25}
+    assert story["after_repair_pass_rate"] == {"of_requested": 0.6, "of_made": 0.75}
+    assert (story["records_checked"], story["records_repaired"], story["records_fixed"]) == (4, 3, 2)
+    assert story["attempts_used"] == 9  # the failed record's two attempts were spent too
+    assert story["mean_attempts_per_repaired_record"] == round(7 / 3, 4)
+    assert story["tokens"] == {"prompt": 240, "completion": 40} and story["cost_usd"] == 240
+    markdown = "\n".join(repairs_markdown(section))
+    assert "## Repairs" in markdown
+    assert "| story | has_moon | 25.0% / 20.0% | 75.0% / 60.0% | 3 (2) | 9 (up to 3 a record) | 240 / 40 | $240.0000 |" \
+        in markdown
+    assert repairs_markdown({}) == []
+
+
+def test_the_card_markdown_and_the_generate_summary_show_the_repairs(tmp_path):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+
+    spec_path = tmp_path / "spec.json"
+    spec = story_spec()
+    spec["columns"][1]["params"] = {"max_tokens": 50}
+    spec_path.write_text(json.dumps(spec))
+    result = generate(spec, 2, tmp_path / "out", progress=False,
+                      backends={"default": ScriptedBackend(["sea {seed}", "moon {seed}"])})
+    assert "## Repairs" in (tmp_path / "out" / "card.md").read_text()
+    assert result.card["repairs"]["story"]["after_repair_pass_rate"]["of_made"] == 1.0
+    # The test-echo backend repeats the prompt: its first story has no moon, its repair echoes the request, which
+    # names the /moon/ pattern.
+    output = CliRunner().invoke(app, ["generate", str(spec_path), "-n", "2", "-o", str(tmp_path / "cli")]).output
+    assert "repaired story (has_moon): 0% passed at first, 100% after repair; 2 repaired with 2 attempts" in output
