@@ -64,7 +64,7 @@ def test_a_failed_answer_is_asked_for_again_with_the_failure_and_the_first_pass_
     repair_call = backend.requests[1]["messages"]
     assert repair_call[-2]["role"] == "assistant" and repair_call[-2]["content"].startswith("A tale of the sea.")
     assert repair_call[-1]["role"] == "user"
-    assert "`has_moon`" in repair_call[-1]["content"] and "no search of /moon/" in repair_call[-1]["content"]
+    assert "`has_moon`" in repair_call[-1]["content"] and "nothing in the text matches /moon/" in repair_call[-1]["content"]
     assert repair_call[:-2] == backend.requests[0]["messages"]  # the column's own messages come first
     assert len(backend.requests) == 4  # one first answer and one repair per record: it stops at the first pass
 
@@ -294,7 +294,7 @@ def test_preview_shows_what_was_repaired_and_nothing_when_the_first_answer_passe
     assert all("_repairs" not in row for row in rows)
     rows = preview(story_spec(), 1, backends={"default": ScriptedBackend(["sea", "moon"])})
     assert rows[0]["_repairs"] == [{"column": "story", "validator": "has_moon", "attempts": 1, "passed": True,
-                                    "first_verdict": "no search of /moon/"}]
+                                    "first_verdict": "nothing in the text matches /moon/"}]
 
 
 def test_a_run_without_repair_keys_writes_no_repairs_file(tmp_path):

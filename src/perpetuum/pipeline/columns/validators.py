@@ -239,7 +239,10 @@ class RegexValidator(Validator):
         match = getattr(self.regex, self.options.mode)(text)
         if match:
             return ValidationOutcome(True, f"matched {match.group(0)[:60]!r}")
-        return ValidationOutcome(False, f"no {self.options.mode} of /{self.options.pattern}/")
+        flags = ", ignoring case" if self.options.ignore_case else ""
+        if self.options.mode == "fullmatch":
+            return ValidationOutcome(False, f"the whole text must match /{self.options.pattern}/{flags}; it does not")
+        return ValidationOutcome(False, f"nothing in the text matches /{self.options.pattern}/{flags}")
 
 
 async def check_column(column: "ValidatorColumn", validator: Validator, record: dict[str, Any]) -> dict:
