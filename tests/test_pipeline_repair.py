@@ -64,7 +64,8 @@ def test_a_failed_answer_is_asked_for_again_with_the_failure_and_the_first_pass_
     repair_call = backend.requests[1]["messages"]
     assert repair_call[-2]["role"] == "assistant" and repair_call[-2]["content"].startswith("A tale of the sea.")
     assert repair_call[-1]["role"] == "user"
-    assert "`has_moon`" in repair_call[-1]["content"] and "nothing in the text matches /moon/" in repair_call[-1]["content"]
+    request = repair_call[-1]["content"]
+    assert "`has_moon`" in request and "nothing in the text matches /moon/" in request
     assert repair_call[:-2] == backend.requests[0]["messages"]  # the column's own messages come first
     assert len(backend.requests) == 4  # one first answer and one repair per record: it stops at the first pass
 
@@ -385,8 +386,8 @@ def test_the_card_gives_first_try_and_after_repair_pass_rates_of_requested_and_m
     assert story["tokens"] == {"prompt": 240, "completion": 40} and story["cost_usd"] == 240
     markdown = "\n".join(repairs_markdown(section))
     assert "## Repairs" in markdown
-    assert "| story | has_moon | 25.0% / 20.0% | 75.0% / 60.0% | 3 (2) | 9 (up to 3 a record) | 240 / 40 | $240.0000 |" \
-        in markdown
+    row = "| story | has_moon | 25.0% / 20.0% | 75.0% / 60.0% | 3 (2) | 9 (up to 3 a record) | 240 / 40 | $240.0000 |"
+    assert row in markdown
     assert repairs_markdown({}) == []
 
 
