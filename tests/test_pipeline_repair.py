@@ -185,6 +185,51 @@ def test_an_llm_json_column_is_repaired_with_its_previous_object_shown(tmp_path)
                                    "first_verdict": "n is -3, it must be above 0"}]
 
 
+class ExerciseBackend(Backend):
+    """A teacher who writes a buggy `add` first and fixes it when shown the failing assert, and a tester who writes
+    the same asserts every time."""
+
+    name = "exercise"
+    model_name = "exercise-1"
+    max_concurrency = 2
+
+    def __init__(self) -> None:
+        self.requests: list[list[dict]] = []
+
+    async def chat(self, messages, params, json_schema=None) -> Completion:
+        self.requests.append(messages)
+        if messages[0]["content"].startswith("Write asserts"):
+            text = "```python\nassert add(2, 3) == 5\nassert add(0, 0) == 0\n```"
+        elif "add(2, 3) gave -1" in messages[-1]["content"]:
+            text = "```python\ndef add(a, b):\n    return a + b\n```"
+        else:
+            text = "```python\ndef add(a, b):\n    return a - b\n```"
+        return Completion(text, 10, 10, self.model_name, "stop", 0.0)
+
+    async def complete(self, prompt, params):
+        return await self.chat([{"role": "user", "content": prompt}], params)
+
+
+def test_a_solution_is_debugged_with_the_sandbox_error_while_its_tests_stay_as_written(tmp_path):
+    spec = {
+        "name": "exercises", "seed": 2, "backends": {"default": {"kind": "test-echo"}},
+        "columns": [
+            {"name": "answer", "kind": "llm_text", "prompt": "Write add(a, b)", "repair": {"validator": "tests_pass"}},
+            {"name": "solution", "kind": "expression", "template": "{{ answer | code(first=true) }}"},
+            {"name": "tests_answer", "kind": "llm_text", "prompt": "Write asserts for {{ solution | function_name }}"},
+            {"name": "tests", "kind": "expression", "template": "{{ tests_answer | asserts }}"},
+            {"name": "tests_pass", "kind": "validator", "validator": "code", "target": "solution",
+             "tests": "{{ tests }}"},
+        ],
+    }
+    backend = ExerciseBackend()
+    (record,) = generate(spec, 1, tmp_path, progress=False, backends={"default": backend}).records
+    assert record["tests_pass"]["passed"] and "a + b" in record["solution"]
+    assert sum(m[0]["content"].startswith("Write asserts") for m in backend.requests) == 1
+    shown = backend.requests[-1][-1]["content"]
+    assert "tests.py:1: assert add(2, 3) == 5 (add(2, 3) gave -1)" in shown
+
+
 def positive_n(value) -> dict:
     return {"passed": value["n"] > 0, "message": f"n is {value['n']}, it must be above 0"}
 

@@ -128,3 +128,16 @@ def test_what_a_role_validator_reads_besides_the_dialogue_runs_before_the_dialog
                  "pattern": "x"}
     spec = load_spec(spec_with(chat, word, uses_word))
     assert spec.column_order() == ["word", "chat", "uses_word"]
+
+
+def test_the_code_validators_tests_template_is_checked_and_runs_after_the_columns_it_reads():
+    solution = {"name": "solution", "kind": "llm_text", "prompt": "Write add(a, b)",
+                "repair": {"validator": "tests_pass"}}
+    tests_pass = {"name": "tests_pass", "kind": "validator", "validator": "code", "target": "solution",
+                  "tests": "{{ tests }}"}
+    tests = {"name": "tests", "kind": "llm_text", "prompt": "Write asserts for add(a, b)"}
+    # Listed after the validator, the tests still run before it, and the solution's repair does not move them.
+    spec = load_spec(spec_with(solution, tests_pass, tests))
+    assert spec.column_order() == ["solution", "tests", "tests_pass"]
+    message = error_of(spec_with(solution, {**tests_pass, "tests": "{{ testz }}"}, tests))
+    assert "columns[1].tests: unknown column 'testz' (did you mean 'tests'?)" in message
