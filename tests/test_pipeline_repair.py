@@ -237,16 +237,10 @@ def positive_n(value) -> dict:
 # ------------------------------------------------------------------------------------------------ dialogues
 
 
-def flag_wrong_sums(dialogue) -> dict:
-    """Flags every teacher turn that says 2 + 2 = 5, as the maths recipe's claim check flags wrong claims."""
-    flags = [{"turn": turn, "role": message["role"], "claim": "2 + 2 = 5", "reason": "the left side is 4, not 5",
-              "expected": "2 + 2 = 4"}
-             for turn, message in enumerate(dialogue)
-             if message["role"] == "teacher" and "2 + 2 = 5" in message["content"]]
-    return {"passed": not flags, "message": f"{len(flags)} claims wrong", "flags": flags}
+CLAIM_CHECK = "perpetuum.recipes.math_claims:check_claims"  # the maths recipe's sympy claim checker
 
 
-def dialogue_spec(validator_function: str = "test_pipeline_repair:flag_wrong_sums", attempts: int = 2) -> dict:
+def dialogue_spec(validator_function: str = CLAIM_CHECK, attempts: int = 2) -> dict:
     return {
         "name": "lessons", "seed": 9, "backends": {"default": {"kind": "test-echo"}},
         "columns": [
@@ -326,7 +320,9 @@ def test_a_failing_validator_without_flags_flags_the_turn_just_spoken(tmp_path):
 
 
 def test_the_failure_shown_is_the_flags_of_the_turn_or_else_the_message():
-    verdict = flag_wrong_sums([{"role": "teacher", "content": "2 + 2 = 5"}, {"role": "student", "content": "ok"},
+    from perpetuum.recipes.math_claims import check_claims
+
+    verdict = check_claims([{"role": "teacher", "content": "2 + 2 = 5"}, {"role": "student", "content": "ok"},
                                {"role": "teacher", "content": "and 2 + 2 = 5"}])
     assert failure_feedback(verdict, turn=2) == "- '2 + 2 = 5' is wrong: the left side is 4, not 5 (correct: 2 + 2 = 4)"
     assert failure_feedback({"passed": False, "message": "missing noun 'cat'"}) == "missing noun 'cat'"
@@ -453,3 +449,12 @@ def test_the_card_markdown_and_the_generate_summary_show_the_repairs(tmp_path):
     # names the /moon/ pattern.
     output = CliRunner().invoke(app, ["generate", str(spec_path), "-n", "2", "-o", str(tmp_path / "cli")]).output
     assert "repaired story (has_moon): 0% passed at first, 100% after repair; 2 repaired with 2 attempts" in output
+
+
+def test_the_data_files_hold_no_repair_history_and_no_dropped_column(tmp_path):
+    spec = story_spec(drop=True)
+    spec["columns"].append({"name": "first_word", "kind": "expression", "template": "{{ story.split()[0] }}"})
+    result = generate(spec, 2, tmp_path, progress=False, backends={"default": ScriptedBackend(["sea", "moon"])})
+    rows = [json.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines()]
+    assert rows == result.records and all(set(row) == {"topic", "has_moon", "first_word"} for row in rows)
+    assert all(row["first_word"] == "moon" for row in rows)  # made from the repaired story
