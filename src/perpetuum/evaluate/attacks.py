@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from perpetuum.errors import ParameterError
 from perpetuum.evaluate.coverage import checked_columns
 from perpetuum.evaluate.encoding import DistanceEncoder
-from perpetuum.evaluate.privacy import _nearest_distances
+from perpetuum.privacy.record_distance import nearest_distances
 
 __all__ = ["membership_inference", "attack_columns"]
 
@@ -58,8 +58,8 @@ def membership_inference(
     non_members = holdout[columns].iloc[np.sort(rng.choice(len(holdout), rows, replace=False))]
     encoder = DistanceEncoder().fit(pd.concat([train[columns], holdout[columns]], ignore_index=True))
     synthetic_matrix = encoder.transform(synthetic[columns])
-    member_distance = _nearest_distances(synthetic_matrix, encoder.transform(members))
-    non_member_distance = _nearest_distances(synthetic_matrix, encoder.transform(non_members))
+    member_distance = nearest_distances(synthetic_matrix, encoder.transform(members))
+    non_member_distance = nearest_distances(synthetic_matrix, encoder.transform(non_members))
     labels = np.r_[np.ones(rows), np.zeros(rows)]
     auc = float(roc_auc_score(labels, -np.r_[member_distance, non_member_distance]))
     return {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.neighbors import NearestNeighbors
 
 from perpetuum.errors import DataInputError
 from perpetuum.evaluate.encoding import DistanceEncoder, as_float, as_labels, check_same_columns, is_numeric
+from perpetuum.privacy.record_distance import nearest_distances
 
 # Rows of each table that `dcr_share` looks at, at most: bounds its cost (about 2 s for 10k x 6.5k x 120 features).
 DCR_MAX_ROWS = 10_000
@@ -85,9 +85,9 @@ def dcr_share(
     train_matrix, holdout_matrix, synthetic_matrix = (
         encoder.transform(frame) for frame in (train_part, holdout_part, synthetic_part)
     )
-    to_train = _nearest_distances(train_matrix, synthetic_matrix)
-    to_holdout = _nearest_distances(holdout_matrix, synthetic_matrix)
-    holdout_to_train = _nearest_distances(train_matrix, holdout_matrix)
+    to_train = nearest_distances(train_matrix, synthetic_matrix)
+    to_holdout = nearest_distances(holdout_matrix, synthetic_matrix)
+    holdout_to_train = nearest_distances(train_matrix, holdout_matrix)
 
     tie = np.isclose(to_train, to_holdout, rtol=0.0, atol=1e-12)
     share = float(np.mean(np.where(tie, 0.5, (to_train < to_holdout).astype(float))))
@@ -101,17 +101,6 @@ def dcr_share(
         "n_synthetic": len(synthetic_part),
         "n_reference": reference_rows,
     }
-
-
-def _nearest_distances(reference: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Euclidean distance from each query row to its nearest reference row.
-
-    The neighbour is found by scikit-learn's brute-force search; the distance is then recomputed directly,
-    because the fast formula it uses leaves rounding noise (about 1e-8) where an exact copy should give 0.
-    """
-    index = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(reference)
-    nearest = index.kneighbors(queries, return_distance=False)[:, 0]
-    return np.sqrt(((queries - reference[nearest]) ** 2).sum(axis=1))
 
 
 def _sample(frame: pd.DataFrame, rows: int, rng: np.random.Generator) -> pd.DataFrame:
