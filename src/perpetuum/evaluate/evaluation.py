@@ -400,6 +400,8 @@ def _evaluated_columns(real: pd.DataFrame, schema) -> tuple[list[str], dict[str,
     left_out = {
         column.name: SKIPPED_KINDS[column.kind.value] for column in schema.columns if column.kind.value in SKIPPED_KINDS
     }
+    left_out.update({column.name: f"personal identifier ({column.pii.kind.label}): replaced by fakes, never learned"
+                     for column in schema.columns if column.pii is not None})
     columns = [column for column in real.columns if column not in left_out]
     if not columns:
         raise DataInputError(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from perpetuum.schema.schema import ColumnSpec, TableSchema
 
 
 def describe_schema(schema: TableSchema, *, title: str | None = "Schema") -> Table:
-    """One row per column: name, kind, dtype, missing %, distinct values and notes."""
+    """One row per column: name, kind, dtype, missing %, distinct values, notes and the personal-identifier
+    verdict with its evidence."""
     table = Table(title=title, title_justify="left")
     table.add_column("column", style="bold")
     table.add_column("kind")
@@ -16,6 +18,7 @@ def describe_schema(schema: TableSchema, *, title: str | None = "Schema") -> Tab
     table.add_column("missing %", justify="right")
     table.add_column("unique", justify="right")
     table.add_column("notes")
+    table.add_column("personal identifier (replaced, never learned)")
     for column in schema.columns:
         table.add_row(
             column.name,
@@ -24,6 +27,7 @@ def describe_schema(schema: TableSchema, *, title: str | None = "Schema") -> Tab
             f"{100 * column.missing_rate:.1f}",
             f"{column.n_unique:,}",
             column_notes(column),
+            pii_note(column),
         )
     return table
 
@@ -42,3 +46,11 @@ def column_notes(column: ColumnSpec) -> str:
     elif column.n_unique == 1:
         notes.append("constant")
     return ", ".join(notes)
+
+
+def pii_note(column: ColumnSpec) -> str:
+    """The personal-identifier verdict and its evidence, or "" when the column is not one."""
+    if column.pii is None:
+        return ""
+    consistent = ", consistent" if column.pii.consistent else ""
+    return f"[bold]{column.pii.kind.label}[/bold]{consistent}: {escape(column.pii.evidence)}"

@@ -1,5 +1,8 @@
 """Infer a first-draft `TableSchema` from a DataFrame.
 
+Besides its kind, each column gets a personal-identifier verdict (`ColumnSpec.pii`, from
+`perpetuum.privacy.pii.detect_pii`): a column with one is replaced by fakes instead of learned.
+
 Rules, applied to each column in this order (the first that matches decides the kind):
 
 1. All values missing: BOOLEAN or DATETIME for those dtypes, CONTINUOUS if numeric, else CATEGORICAL.
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from perpetuum.errors import DataInputError
+from perpetuum.privacy.pii import detect_pii
 from perpetuum.schema.schema import ColumnKind, ColumnSpec, TableSchema
 
 HIGH_CARDINALITY_THRESHOLD = 50
@@ -98,6 +102,7 @@ def infer_column(column: pd.Series) -> ColumnSpec:
     )
     spec.kind = _infer_kind(column, present, spec)
     spec.high_cardinality = spec.kind == ColumnKind.CATEGORICAL and spec.n_unique > HIGH_CARDINALITY_THRESHOLD
+    spec.pii = detect_pii(column, free_text=spec.kind == ColumnKind.TEXT)
     return spec
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from perpetuum.errors import SchemaError
+from perpetuum.privacy.pii_kinds import PiiSpec
 
 
 class ColumnKind(str, Enum):
@@ -47,6 +48,9 @@ class ColumnSpec(BaseModel):
     )
     identifier_pattern: str | None = Field(
         None, description="character-class template of string identifiers, e.g. 'AA999' (A letter, 9 digit)"
+    )
+    pii: PiiSpec | None = Field(
+        None, description="personal identifier: replaced by fresh fakes, never learned; null to model the column"
     )
 
     @field_validator("name")

@@ -1,5 +1,7 @@
 """Columns that are generated rather than learned.
 
+Personal identifiers (a schema column with `pii`) are replaced by fresh fakes (`perpetuum.privacy.pii.PiiReplacer`).
+
 Identifiers are keys: learning them would copy real keys, so fresh unique ones are made in the same shape.
 Free text is generated word by word from a first-order Markov chain of the column's words, so the vocabulary and
 local phrasing survive while whole real texts (which may hold personal details) are not copied.
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from perpetuum.errors import ParameterError
+from perpetuum.privacy.pii import PiiReplacer, scrub_texts
 from perpetuum.schema import ColumnSpec
 
 _LETTERS = np.array(list(string.ascii_uppercase))
@@ -108,9 +111,14 @@ _START, _END = "\x02", "\x03"
 
 
 class TextGenerator:
-    """First-order word Markov chain fitted on a text column, plus its missing-value rate."""
+    """First-order word Markov chain fitted on a text column, plus its missing-value rate. With `scrub`, every
+    identifier span in the texts (e-mails, phones, names, ...; `perpetuum.privacy.pii.scrub_texts`) is replaced by a
+    fake before the chain learns the words; `known_names` are the table's own names to look for."""
 
-    def fit(self, column: pd.Series) -> "TextGenerator":
+    def fit(self, column: pd.Series, scrub: bool = False, known_names: frozenset[str] = frozenset()) -> "TextGenerator":
+        self.replaced_spans_: dict[str, int] = {}
+        if scrub:
+            column, self.replaced_spans_ = scrub_texts(column, known_names=known_names)
         texts = column.dropna().astype(str)
         self.missing_rate_ = float(column.isna().mean())
         transitions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -144,16 +152,17 @@ class TextGenerator:
 
     def to_state(self) -> dict:
         return {"type": "text", "missing_rate": self.missing_rate_, "max_words": self.max_words_,
-                "transitions": self.transitions_}
+                "transitions": self.transitions_, "replaced_spans": self.replaced_spans_}
 
     @classmethod
     def from_state(cls, state: dict) -> "TextGenerator":
         generator = cls()
         generator.missing_rate_, generator.max_words_ = state["missing_rate"], state["max_words"]
         generator.transitions_ = state["transitions"]
+        generator.replaced_spans_ = state.get("replaced_spans", {})
         return generator
 
 
-def generator_from_state(state: dict) -> IdentifierGenerator | TextGenerator:
-    kinds = {"identifier": IdentifierGenerator, "text": TextGenerator}
+def generator_from_state(state: dict) -> IdentifierGenerator | TextGenerator | PiiReplacer:
+    kinds = {"identifier": IdentifierGenerator, "text": TextGenerator, "pii": PiiReplacer}
     return kinds[state["type"]].from_state(state)

@@ -3,8 +3,9 @@
 `TableEncoder` turns a DataFrame into the matrix the models learn (one float column per modelled column: numbers
 and datetimes as numbers with NaN for missing, categories as integer codes with missing as a category of its own),
 and turns sampled matrices back into a DataFrame with the source's columns, order and dtypes. Identifier and
-free-text columns are not modelled: they are generated fresh (`perpetuum.tabular.generated`). All-null columns
-stay all-null.
+free-text columns are not modelled: they are generated fresh (`perpetuum.tabular.generated`); so are personal
+identifiers (`ColumnSpec.pii`): fakes replace them, and identifiers inside free text are replaced before the text
+model learns it. All-null columns stay all-null.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 from perpetuum.errors import DataInputError
 from perpetuum.schema import ColumnKind, ColumnSpec, TableSchema
 from perpetuum.tabular.dependencies import DerivedColumn, find_derived_columns
+from perpetuum.privacy.pii import PiiKind, PiiReplacer
 from perpetuum.tabular.generated import IdentifierGenerator, TextGenerator, generator_from_state
 
 DISCRETE_MAX_UNIQUE = 30  # numeric columns with at most this many values may be derived from another column
@@ -82,10 +84,13 @@ class TableEncoder:
             column = df[spec.name]
             if column.isna().all():
                 continue
-            if spec.kind == ColumnKind.IDENTIFIER:
+            if spec.pii is not None and spec.pii.kind != PiiKind.FREE_TEXT:
+                self.generators_[spec.name] = PiiReplacer(spec.pii, spec.datetime_format).fit(column)
+            elif spec.pii is not None or spec.kind == ColumnKind.TEXT:
+                self.generators_[spec.name] = TextGenerator().fit(
+                    column, scrub=spec.pii is not None, known_names=_names_in(df, schema))
+            elif spec.kind == ColumnKind.IDENTIFIER:
                 self.generators_[spec.name] = IdentifierGenerator().fit(column, spec)
-            elif spec.kind == ColumnKind.TEXT:
-                self.generators_[spec.name] = TextGenerator().fit(column)
             elif spec.kind.is_numeric:
                 values = _to_numbers(column, spec)
                 finite = values[~np.isnan(values)]
@@ -181,6 +186,17 @@ class TableEncoder:
         encoder.generators_ = {name: generator_from_state(item) for name, item in state["generators"].items()}
         encoder.derived_ = {item["name"]: DerivedColumn(**item) for item in state["derived"]}
         return encoder
+
+
+def _names_in(df: pd.DataFrame, schema: TableSchema) -> frozenset[str]:
+    """The words of the table's person-name columns (lower case), to find inside its free text."""
+    name_kinds = (PiiKind.GIVEN_NAME, PiiKind.FAMILY_NAME, PiiKind.FULL_NAME)
+    words: set[str] = set()
+    for spec in schema.columns:
+        if spec.pii is not None and spec.pii.kind in name_kinds:
+            for value in df[spec.name].dropna().astype(str).unique():
+                words.update(word.strip(".,").casefold() for word in value.split() if len(word) > 1)
+    return frozenset(words)
 
 
 def _is_missing(value) -> bool:
