@@ -41,8 +41,8 @@ NAME_HINTS: dict[PiiKind, re.Pattern] = {
 EMAIL = re.compile(r"^[\w.+\-']+@[\w\-]+(\.[\w\-]+)+$")
 EMAIL_SPAN = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 PHONE = re.compile(r"^\+?[\d\s().\-/]{7,22}$")
-PHONE_SPAN = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.\-])\d{3,4}[\s.\-]?\d{3,4}"
-                        r"(?![\w])")
+PHONE_SPAN = re.compile(r"(?<![\w+])(?:(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.\-])\d{3,4}[\s.\-]?\d{3,4}"
+                        r"|\d{10,11})(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
 IPV4_SPAN = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 IBAN_SPAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 CARD_SPAN = re.compile(r"(?<!\d)(?:\d[ \-]?){12,18}\d(?!\d)")

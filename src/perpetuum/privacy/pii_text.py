@@ -92,7 +92,7 @@ def scrub_texts(texts: pd.Series, *, locale: str = patterns.DEFAULT_LOCALE, know
 
 
 def _fake_like(real: str, kind: PiiKind, locale: str, rng: np.random.Generator) -> str:
-    profile = ValueProfile.learn(pd.Series([real]), kind, locale)
+    profile = ValueProfile.of_value(real, kind, locale)
     for _ in range(20):
         fake = str(make_fakes(profile, 1, rng)[0])
         if fake.casefold() != real.casefold():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,15 @@ class ValueProfile:
             profile.template_weights = (counts / counts.sum()).tolist()
         return profile
 
+    @classmethod
+    def of_value(cls, value: str, kind: PiiKind, locale: str) -> "ValueProfile":
+        """The profile of a single value (an identifier found inside free text), without pandas."""
+        case = "upper" if value.isupper() else "lower" if value.islower() else "title"
+        profile = cls(kind=kind.value, locale=locale, case=case, ipv6_share=float(":" in value))
+        if kind in _TEMPLATED:
+            profile.templates, profile.template_weights = [_template_of(value, kind)], [1.0]
+        return profile
+
     def to_state(self) -> dict:
         return asdict(self)
 
@@ -113,6 +123,7 @@ def make_fakes(profile: ValueProfile, count: int, rng: np.random.Generator) -> l
 # ------------------------------------------------------------------------------------------------ names
 
 
+@lru_cache(maxsize=None)
 def name_pool(kind: PiiKind, locale: str) -> tuple[list[str], list[float]]:
     """(names, probabilities) from the Faker locale's list for given or family names."""
     provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
@@ -148,10 +159,15 @@ def _cased(value: str, case: str) -> str:
 # ------------------------------------------------------------------------------------------------ Faker
 
 
-def _faker(locale: str, rng: np.random.Generator):
+@lru_cache(maxsize=None)
+def _faker_for(locale: str):
     from faker import Faker
 
-    faker = Faker(locale)
+    return Faker(locale)  # about 40 ms to build, so one per locale; each use seeds it afresh
+
+
+def _faker(locale: str, rng: np.random.Generator):
+    faker = _faker_for(locale)
     faker.seed_instance(int(rng.integers(2**31)))
     return faker
 
