@@ -335,6 +335,14 @@ def synthesize(
     ] = False,
     target: TargetOption = None,
     no_privacy_attacks: NoPrivacyAttacksOption = False,
+    no_privacy_filters: Annotated[
+        bool,
+        typer.Option(
+            "--no-privacy-filters",
+            help="Keep every sampled row: do not drop rows closer to a training row than real rows are to each other, "
+                 "or rows that single out an outlier (dropped rows are otherwise sampled again).",
+        ),
+    ] = False,
     table: TableOption = None,
     query: QueryOption = None,
     encoding: EncodingOption = "utf-8",
@@ -350,6 +358,9 @@ def synthesize(
     evaluation report is written beside the output: OUTPUT_STEM.report.html (self-contained) and
     OUTPUT_STEM.report.json. With --where, or --no-report, no report is written and every row is used for fitting.
 
+    Personal identifiers (names, e-mails, phones, ...; see `perpetuum schema`) are replaced by fresh fakes, never
+    learned. Privacy filters drop rows too close to a real person and sample again (--no-privacy-filters: off).
+
     [bold]Examples[/bold]
 
       perpetuum synthesize adult.csv -n 50000 -o synthetic.csv --target income
@@ -364,7 +375,8 @@ def synthesize(
     run = synthesize_table(
         data, rows, output, model=model, conditions=conditions, seed=seed, schema=schema,
         holdout_share=holdout_share, report=not no_report, target=target, privacy_attacks=not no_privacy_attacks,
-        table=table, query=query, encoding=encoding, generation=generation, verbose=not quiet,
+        privacy_filters=not no_privacy_filters, table=table, query=query, encoding=encoding, generation=generation,
+        verbose=not quiet,
     )
     if not quiet:
         held = f" ({len(run.holdout):,} held out for the report)" if run.holdout is not None else ""
@@ -471,6 +483,11 @@ def schema_command(
     encoding: EncodingOption = "utf-8",
 ) -> None:
     """Show the inferred kind of each column (continuous, integer, categorical, datetime, identifier, ...).
+
+    The last column says which columns hold personal identifiers (names, e-mails, phones, addresses, postcodes, IP
+    addresses, IBANs, card numbers, national IDs, dates of birth, free text holding any of these) and why: those
+    are replaced by fresh fakes, never learned. In the saved JSON, set a column's "pii" to null to model it, or to
+    {"kind": "email", "consistent": true} to replace it (consistent: repeated values stay repeated).
 
     [bold]Examples[/bold]
 

@@ -170,6 +170,23 @@ class TableEncoder:
             output[name] = _restore_dtype(derived.fill(output[derived.source]), self.schema_[name])
         return pd.DataFrame({name: output[name] for name in self.schema_.names})
 
+    def personal_identifiers(self) -> list[dict]:
+        """Each personal-identifier column: {"column", "kind", "evidence", "replaced_by"}, for the report."""
+        entries = []
+        for spec in self.schema_.columns:
+            generator = self.generators_.get(spec.name)
+            if spec.pii is None or generator is None:
+                continue
+            if isinstance(generator, TextGenerator):
+                spans = ", ".join(f"{count:,} {kind.replace('_', ' ')}" for kind, count in
+                                  sorted(generator.replaced_spans_.items())) or "none found"
+                replaced_by = f"identifier spans replaced by fakes before the text model learned the column ({spans})"
+            else:
+                replaced_by = generator.describe()
+            entries.append({"column": spec.name, "kind": spec.pii.kind.label, "evidence": spec.pii.evidence,
+                            "replaced_by": replaced_by})
+        return entries
+
     def to_state(self) -> dict:
         return {
             "schema": self.schema_.model_dump(mode="json"),

@@ -12,8 +12,8 @@ from perpetuum.progress import progress_bar
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["check_row_count", "split_holdout", "fit_synthesizer", "sample_rows", "evaluate_synthetic",
-           "write_table_card_beside"]
+__all__ = ["check_row_count", "split_holdout", "fit_synthesizer", "sample_rows", "sample_private_rows",
+           "evaluate_synthetic", "write_table_card_beside"]
 
 
 def check_row_count(n: int) -> None:
@@ -67,6 +67,45 @@ def sample_rows(synthesizer, n: int, conditions: dict | None = None, seed: int =
     return frame, time.perf_counter() - started
 
 
+def sample_private_rows(synthesizer, train: pd.DataFrame, n: int, conditions: dict | None = None, seed: int = 0,
+                        verbose: bool = False):
+    """(`n` rows that pass the privacy filters, their summary, seconds taken): a `SimilarityFilter` and an
+    `OutlierFilter` fitted on `train` over the columns the report compares (identifiers, free text and personal
+    identifiers are fresh by construction), rows dropped and sampled again (`perpetuum.privacy.filters`)."""
+    from perpetuum.privacy.filters import OutlierFilter, SimilarityFilter, sample_filtered
+
+    started = time.perf_counter()
+    columns = compared_columns(synthesizer, train)
+    with progress_bar(f"Sampling {n:,} rows through the privacy filters", verbose=verbose):
+        filters = [SimilarityFilter(columns=columns).fit(train), OutlierFilter(columns=columns).fit(train)]
+        frame, summary = sample_filtered(synthesizer, n, filters, conditions=conditions, seed=seed)
+    return frame, summary, time.perf_counter() - started
+
+
+def compared_columns(synthesizer, train: pd.DataFrame) -> list[str]:
+    """The columns privacy metrics and filters compare: not identifiers, free text or personal identifiers."""
+    schema = getattr(synthesizer, "schema_", None)
+    if schema is None:
+        return list(train.columns)
+    return [spec.name for spec in schema.columns
+            if spec.pii is None and spec.kind.value not in ("identifier", "text")]
+
+
+def filter_effect(train: pd.DataFrame, holdout: pd.DataFrame, before: pd.DataFrame, after: pd.DataFrame,
+                  columns: list[str], seed: int = 0) -> dict:
+    """DCR share, membership-inference AUC and exact copies of the unfiltered and the filtered rows."""
+    from perpetuum.evaluate.attacks import membership_inference
+    from perpetuum.evaluate.privacy import dcr_share, exact_copies
+
+    def measure(rows: pd.DataFrame) -> dict:
+        return {"dcr_share": dcr_share(train[columns], rows[columns], holdout[columns], seed=seed)["share"],
+                "membership_inference_auc": membership_inference(train[columns], rows[columns], holdout[columns],
+                                                                 seed=seed)["auc"],
+                "exact_copies": exact_copies(train[columns], rows[columns])["copies"]}
+
+    return {"before": measure(before), "after": measure(after)}
+
+
 def evaluate_synthetic(
     train: pd.DataFrame,
     synthetic: pd.DataFrame,
@@ -82,9 +121,11 @@ def evaluate_synthetic(
     privacy_attacks: bool = True,
     anonymeter_attacks: int | None = None,
     progress: bool = True,
+    privacy_metadata: dict | None = None,
 ):
     """`perpetuum.evaluate.evaluate` of rows a synthesizer made, with the synthesizer, its parameters, its timings
-    and `lineage` recorded in the report's metadata."""
+    and `lineage` recorded in the report's metadata, and `privacy_metadata` ({"pii": ..., "privacy_filters": ...})
+    for the report's privacy section."""
     from perpetuum.evaluate import evaluate
 
     options = {} if anonymeter_attacks is None else {"anonymeter_attacks": anonymeter_attacks}
@@ -101,6 +142,7 @@ def evaluate_synthetic(
             "fit_seconds": fit_seconds,
             "sample_seconds": sample_seconds,
             "lineage": lineage,
+            **(privacy_metadata or {}),
         },
         privacy_attacks=privacy_attacks,
         progress=progress,

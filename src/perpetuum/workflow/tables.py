@@ -18,8 +18,11 @@ from perpetuum.progress import progress_bar
 from perpetuum.workflow.files import output_format, report_paths, write_table
 from perpetuum.workflow.steps import (
     check_row_count,
+    compared_columns,
     evaluate_synthetic,
+    filter_effect,
     fit_synthesizer,
+    sample_private_rows,
     sample_rows,
     split_holdout,
     write_table_card_beside,
@@ -46,6 +49,12 @@ class TableRun:
     holdout: pd.DataFrame | None = field(default=None, repr=False)
     evaluation: Any = field(default=None, repr=False)
     no_report_reason: str | None = None
+    privacy_filters: dict | None = field(default=None, repr=False)
+
+
+def _without_sample(summary: dict | None) -> dict | None:
+    """The filter summary without the unfiltered rows it carries (those are only for measuring)."""
+    return None if summary is None else {key: value for key, value in summary.items() if key != "first_sample"}
 
 
 def read_source(data, table: str | None = None, query: str | None = None, encoding: str = "utf-8",
@@ -75,6 +84,7 @@ def synthesize(
     report: bool = True,
     target: str | None = None,
     privacy_attacks: bool = True,
+    privacy_filters: bool = True,
     table: str | None = None,
     query: str | None = None,
     encoding: str = "utf-8",
@@ -88,6 +98,9 @@ def synthesize(
     the output (OUTPUT_STEM.report.html / .json). With `conditions` (rows are then not comparable with the whole
     table) or `report=False`, no report is written and every row is used for fitting. The card
     (OUTPUT_STEM.card.json / .md) is always written: lineage and collapse signals against the fitted rows.
+    `privacy_filters`: drop rows too close to a training row or singling out an outlier, and sample again
+    (`perpetuum.privacy.filters`); the report then shows the rows removed and the privacy figures before and after.
+    Personal-identifier columns (the schema's `pii`) are replaced by fakes in any case; the report lists them.
     """
     check_row_count(n)
     output = Path(output)
@@ -104,21 +117,33 @@ def synthesize(
     else:
         train, holdout = frame, None
     synthesizer, fit_seconds = fit_synthesizer(train, model, schema, seed, verbose=verbose)
-    synthetic, sample_seconds = sample_rows(synthesizer, n, conditions, seed, verbose=verbose)
+    filter_summary = None
+    if privacy_filters:
+        synthetic, filter_summary, sample_seconds = sample_private_rows(synthesizer, train, n, conditions, seed,
+                                                                        verbose=verbose)
+    else:
+        synthetic, sample_seconds = sample_rows(synthesizer, n, conditions, seed, verbose=verbose)
     write_table(synthetic, output)
     card, files = write_table_card_beside(train, synthetic, output, synthesizer, seed=seed, generation=generation,
                                           source=source, conditions=conditions)
     run = TableRun(synthetic=synthetic, synthesizer=synthesizer, card=card, files={"output": str(output), **files},
-                   sample_seconds=sample_seconds, fit_seconds=fit_seconds, train=train, holdout=holdout)
+                   sample_seconds=sample_seconds, fit_seconds=fit_seconds, train=train, holdout=holdout,
+                   privacy_filters=_without_sample(filter_summary))
     if not with_report:
         run.no_report_reason = "not asked for" if not report else "conditions"
         return run
     lineage = {**source, "seed": seed, "holdout_share": holdout_share, "rows_fitted": len(train),
                "rows_held_out": len(holdout) if holdout is not None else 0, "output": str(output)}
+    privacy_metadata: dict = {"pii": synthesizer.encoder_.personal_identifiers()}
+    if filter_summary is not None:
+        if holdout is not None:
+            filter_summary.update(filter_effect(train, holdout, filter_summary["first_sample"], synthetic,
+                                                compared_columns(synthesizer, train), seed=seed))
+        privacy_metadata["privacy_filters"] = run.privacy_filters = _without_sample(filter_summary)
     run.evaluation = evaluate_synthetic(
         train, synthetic, holdout, synthesizer, model=model, fit_seconds=fit_seconds,
         sample_seconds=sample_seconds, lineage=lineage, target=target, seed=seed,
-        privacy_attacks=privacy_attacks, progress=verbose,
+        privacy_attacks=privacy_attacks, progress=verbose, privacy_metadata=privacy_metadata,
     )
     html_path, json_path = report_paths(output)
     run.evaluation.to_html(html_path)

@@ -238,8 +238,27 @@ def summary_text(evaluation) -> str:
     warnings = (evaluation.results.get("collapse", {}).get("collapse_signals") or {}).get("warnings") or []
     for warning in warnings:
         lines.append(f"warning: {warning}")
+    lines += _privacy_protection_lines(evaluation.metadata)
     lines += ["", f"total {format_value(evaluation.timings.get('total'), 'seconds')}"]
     return "\n".join(lines)
+
+
+def _privacy_protection_lines(metadata: dict) -> list[str]:
+    """The personal identifiers replaced and what the privacy filters removed, when the run recorded them."""
+    lines = []
+    for entry in metadata.get("pii") or []:
+        lines.append(f"personal identifier {entry['column']!r} ({entry['kind']}): {entry['replaced_by']}")
+    filters = metadata.get("privacy_filters")
+    if filters:
+        removed = ", ".join(f"{name} {count:,}" for name, count in filters["removed"].items())
+        lines.append(f"privacy filters removed {removed} of {filters['sampled']:,} sampled rows")
+        if filters.get("before"):
+            for stage in ("before", "after"):
+                numbers = filters[stage]
+                lines.append(f"  {stage:<6} DCR share {format_value(numbers['dcr_share'])}, membership-inference AUC "
+                             f"{format_value(numbers['membership_inference_auc'])}, exact copies "
+                             f"{numbers['exact_copies']}")
+    return [""] + lines if lines else []
 
 
 def anonymeter_risks_list(result: dict) -> list[dict]:

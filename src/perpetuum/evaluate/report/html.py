@@ -52,6 +52,8 @@ def report_context(evaluation) -> dict:
     params = metadata.pop("params", None) or {}
     synthesizer = metadata.pop("synthesizer", None)
     stage_seconds = {key: metadata.pop(key) for key in ("fit_seconds", "sample_seconds") if key in metadata}
+    pii_columns = metadata.pop("pii", None) or []
+    privacy_filters = metadata.pop("privacy_filters", None)
     privacy = results["privacy"]
     return {
         "version": _version(),
@@ -88,6 +90,8 @@ def report_context(evaluation) -> dict:
         "timings": _timings(evaluation.timings),
         "lineage": lineage,
         "other_metadata": metadata,
+        "pii_columns": pii_columns,
+        "privacy_filters": privacy_filters,
     }
 
 
