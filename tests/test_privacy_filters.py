@@ -84,3 +84,12 @@ def test_synthesize_reports_filters_and_personal_identifiers(tmp_path):
     assert "Surname" in run.evaluation.data["left_out_columns"]
     off = synthesize(bank, 800, tmp_path / "plain.csv", privacy_attacks=False, privacy_filters=False)
     assert off.privacy_filters is None
+
+
+def test_synthesize_on_a_table_too_coarse_to_filter_warns_and_samples_unfiltered(tmp_path):
+    from perpetuum.workflow import synthesize
+
+    coarse = pd.DataFrame({"code": [str(i % 3) for i in range(200)], "x": range(200)})
+    with pytest.warns(UserWarning, match="privacy filters not applied"):
+        run = synthesize(coarse, 5, tmp_path / "out.csv", report=False, model="fast")
+    assert len(run.synthetic) == 5 and run.privacy_filters is None

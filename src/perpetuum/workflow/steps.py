@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perpetuum.errors import ParameterError
+from perpetuum.errors import DataInputError, ParameterError
 from perpetuum.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -71,14 +71,23 @@ def sample_private_rows(synthesizer, train: pd.DataFrame, n: int, conditions: di
                         verbose: bool = False):
     """(`n` rows that pass the privacy filters, their summary, seconds taken): a `SimilarityFilter` and an
     `OutlierFilter` fitted on `train` over the columns the report compares (identifiers, free text and personal
-    identifiers are fresh by construction), rows dropped and sampled again (`perpetuum.privacy.filters`)."""
+    identifiers are fresh by construction), rows dropped and sampled again (`perpetuum.privacy.filters`).
+
+    On a table so small or coarse that nearly every possible row is a real one, the filters cannot keep enough rows:
+    the rows are then sampled unfiltered, with a UserWarning that says so, and the summary is None."""
+    import warnings
+
     from perpetuum.privacy.filters import OutlierFilter, SimilarityFilter, sample_filtered
 
     started = time.perf_counter()
     columns = compared_columns(synthesizer, train)
     with progress_bar(f"Sampling {n:,} rows through the privacy filters", verbose=verbose):
-        filters = [SimilarityFilter(columns=columns).fit(train), OutlierFilter(columns=columns).fit(train)]
-        frame, summary = sample_filtered(synthesizer, n, filters, conditions=conditions, seed=seed)
+        try:
+            filters = [SimilarityFilter(columns=columns).fit(train), OutlierFilter(columns=columns).fit(train)]
+            frame, summary = sample_filtered(synthesizer, n, filters, conditions=conditions, seed=seed)
+        except (ParameterError, DataInputError) as error:
+            warnings.warn(f"privacy filters not applied: {error}", UserWarning, stacklevel=2)
+            frame, summary = synthesizer.sample(n, conditions=conditions, seed=seed), None
     return frame, summary, time.perf_counter() - started
 
 
