@@ -1,21 +1,25 @@
-"""Perpetuum's tabular synthesizers against SDV's on Adult: speed, memory, fidelity, utility and privacy.
+"""Perpetuum's tabular synthesizers against SDV's on Adult and on tables with strongly correlated numeric columns.
 
 Run it in the benchmark environment (built by benchmarks/setup_peers.sh), from the repository root:
 
     .venv-peers/bin/python benchmarks/tabular_vs_peers.py                      # all four models
     .venv-peers/bin/python benchmarks/tabular_vs_peers.py --models sdv-ctgan   # one model, merged into the JSON
     .venv-peers/bin/python benchmarks/tabular_vs_peers.py --quick              # smoke run: our models, 5k rows
+    .venv-peers/bin/python benchmarks/tabular_vs_peers.py --table sp500        # another table (benchmark_tables.py)
 
-Protocol: Adult is split 80/20 (stratified on income, random_state=0). Each model is fitted on the 80% and samples
-as many rows as it was trained on, in a fresh process (multiprocessing 'spawn'), so its peak memory is its own:
-the peak resident set size of that process (VmHWM in /proc/self/status, read at the end), which includes the
-interpreter and the model's libraries (torch for CTGAN); the peak right after imports is reported too. Scores are
-computed afterwards, in this process:
+Speed, memory, fidelity, utility and privacy. Protocol: the table (Adult by default; the others are described in
+benchmarks/benchmark_tables.py) is split 80/20 (stratified on its class column, random_state=0). Each model is
+fitted on the 80% and samples as many rows as it was trained on, in a fresh process (multiprocessing 'spawn'), so
+its peak memory is its own: the peak resident set size of that process (VmHWM in /proc/self/status, read at
+the end), which includes the interpreter and the model's libraries (torch for CTGAN); the peak right after imports
+is reported too. Scores are computed afterwards, in this process:
 - Column Shapes and Column Pair Trends: sdmetrics' own Quality Report, with column types from dtypes;
 - TSTR AUC: XGBoost (same hyper-parameters for every model) trained on the synthetic rows, tested on the real 20%;
 - DCR share, exact copies and detection: `perpetuum.evaluate` (see their docstrings).
-Results go to benchmarks/results/tabular_vs_peers.json (tabular_vs_peers_quick.json with --quick); a run with
-some models updates those models' entries and keeps the others.
+The real 20% is also scored as if it were synthetic (Shapes, Trends, detection against the training rows): the
+level a fresh real sample of that size reaches, which on small tables is well below 1.
+Results go to benchmarks/results/tabular_vs_peers.json for Adult, tabular_vs_peers_<table>.json for the others
+(with _quick before .json for --quick); a run with some models updates those models' entries and keeps the others.
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark_tables import ADULT_CSV, TABLES, load_adult
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO / ".." / "shared" / "datasets" / "adult" / "adult.csv"
 RESULTS = REPO / "benchmarks" / "results"
-TARGET = "income"
 SEED = 0
 MODELS = ["perpetuum-copula", "perpetuum-quality", "sdv-gaussiancopula", "sdv-ctgan"]
+# The quality synthesizer without its within-leaf copula (the original ARF), to measure what the copula brings.
+ABLATIONS = {"perpetuum-quality-independent": ("quality", {"within_leaf_dependence": "independent"})}
+CHOICES = MODELS + list(ABLATIONS)
 QUICK_MODELS = ["perpetuum-copula", "perpetuum-quality"]
 QUICK_ROWS = 5000
 # One XGBoost set-up for every model, so TSTR differences come from the data alone.
@@ -79,7 +86,8 @@ def fit_and_sample(model: str, train_path: str, output_path: str, ctgan_epochs: 
     if model.startswith("perpetuum-"):
         from perpetuum.tabular import get_synthesizer
 
-        synthesizer = get_synthesizer(model.removeprefix("perpetuum-"))(seed=SEED, verbose=False)
+        name, params = ABLATIONS.get(model, (model.removeprefix("perpetuum-"), {}))
+        synthesizer = get_synthesizer(name)(seed=SEED, verbose=False, **params)
         fit, sample = synthesizer.fit, lambda rows: synthesizer.sample(rows)
     else:
         import torch
@@ -90,16 +98,16 @@ def fit_and_sample(model: str, train_path: str, output_path: str, ctgan_epochs: 
         state: dict = {}
 
         def fit(frame: pd.DataFrame) -> None:
-            detected = Metadata.detect_from_dataframes({"adult": frame})
+            detected = Metadata.detect_from_dataframes({"table": frame})
             if model == "sdv-ctgan":
                 state["model"] = CTGANSynthesizer(detected, epochs=ctgan_epochs)
             else:
                 state["model"] = GaussianCopulaSynthesizer(detected)
-            state["model"].fit({"adult": frame})
+            state["model"].fit({"table": frame})
 
         def sample(rows: int) -> pd.DataFrame:
             output = state["model"].sample(num_rows=rows)
-            return output["adult"] if isinstance(output, dict) else output
+            return output["table"] if isinstance(output, dict) else output
 
     import_rss = _peak_rss_mib()
     with open(train_path, "rb") as handle:
@@ -152,7 +160,7 @@ def run_isolated(model: str, train: pd.DataFrame, ctgan_epochs: int) -> tuple[di
 # --- scores ----------------------------------------------------------------------------------------------------
 
 
-def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
+def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame, target: str) -> dict:
     from perpetuum.evaluate import (
         column_pair_trends,
         column_shapes,
@@ -168,7 +176,7 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> d
     return {
         "shapes": quality["Column Shapes"],
         "trends": quality["Column Pair Trends"],
-        "tstr_auc": xgboost_auc(synthetic, test),
+        "tstr_auc": xgboost_auc(synthetic, test, target),
         "dcr_share": dcr["share"],
         "dcr_p5_ratio": dcr["p5_ratio"],
         "copies": copies["copies"],
@@ -181,6 +189,18 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> d
     }
 
 
+def real_holdout_reference(train: pd.DataFrame, test: pd.DataFrame) -> dict:
+    """Shapes, Trends and detection of the real holdout against the training rows: what a fresh real sample gets."""
+    from perpetuum.evaluate import detection_score
+
+    quality = sdmetrics_quality(train, test)
+    return {
+        "shapes": quality["Column Shapes"],
+        "trends": quality["Column Pair Trends"],
+        "detection": detection_score(train, test, seed=SEED)["score"],
+    }
+
+
 def column_types(frame: pd.DataFrame) -> dict:
     from perpetuum.evaluate.encoding import is_numeric
 
@@ -190,28 +210,28 @@ def column_types(frame: pd.DataFrame) -> dict:
 def sdmetrics_quality(real: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
     from sdmetrics.reports import QualityReport
 
-    metadata = {"tables": {"adult": {"columns": {c: {"sdtype": t} for c, t in column_types(real).items()}}}}
+    metadata = {"tables": {"table": {"columns": {c: {"sdtype": t} for c, t in column_types(real).items()}}}}
     report = QualityReport()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report.generate({"adult": real}, {"adult": synthetic}, metadata, verbose=False)
+        report.generate({"table": real}, {"table": synthetic}, metadata, verbose=False)
     properties = report.get_properties()
     return {row["Property"]: float(row["Score"]) for _, row in properties.iterrows()}
 
 
-def xgboost_auc(train: pd.DataFrame, test: pd.DataFrame) -> float:
-    """ROC AUC on `test` of XGBoost trained on `train` to predict the income class that is rarer in `test`."""
+def xgboost_auc(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float:
+    """ROC AUC on `test` of XGBoost trained on `train` to predict the `target` class that is rarer in `test`."""
     from sklearn.metrics import roc_auc_score
     from xgboost import XGBClassifier
 
-    positive = test[TARGET].value_counts().idxmin()
-    labels = (train[TARGET] == positive).astype(int)
+    positive = test[target].value_counts().idxmin()
+    labels = (train[target] == positive).astype(int)
     if labels.nunique() < 2:
         return float("nan")
-    features = [column for column in test.columns if column != TARGET]
+    features = [column for column in test.columns if column != target]
     train_x, test_x = _xgboost_features(train[features], test[features])
     model = XGBClassifier(**XGBOOST_PARAMS).fit(train_x, labels)
-    return float(roc_auc_score(test[TARGET] == positive, model.predict_proba(test_x)[:, 1]))
+    return float(roc_auc_score(test[target] == positive, model.predict_proba(test_x)[:, 1]))
 
 
 def _xgboost_features(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -232,13 +252,12 @@ def _xgboost_features(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataF
 # --- run, print, save ------------------------------------------------------------------------------------------
 
 
-def load_split(path: Path, quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_split(data: pd.DataFrame, target: str, quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.model_selection import train_test_split
 
-    data = pd.read_csv(path)
-    if quick:
-        data, _ = train_test_split(data, train_size=QUICK_ROWS, stratify=data[TARGET], random_state=SEED)
-    train, test = train_test_split(data, test_size=0.2, stratify=data[TARGET], random_state=SEED)
+    if quick and len(data) > QUICK_ROWS:
+        data, _ = train_test_split(data, train_size=QUICK_ROWS, stratify=data[target], random_state=SEED)
+    train, test = train_test_split(data, test_size=0.2, stratify=data[target], random_state=SEED)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -274,7 +293,7 @@ def _git_state() -> dict | None:
     return {"commit": commit.stdout.strip(), "uncommitted_changes_in_src": bool(changes.stdout.strip())}
 
 
-def print_table(results: dict, real_auc: float) -> None:
+def print_table(results: dict, real_auc: float, reference: dict) -> None:
     header = ["model", "fit s", "sample s", "peak MiB", "Shapes", "Trends", "TSTR AUC", "DCR", "copies", "detect"]
     rows = []
     for model, entry in results.items():
@@ -304,14 +323,19 @@ def print_table(results: dict, real_auc: float) -> None:
     for row in [header] + rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
     print(f"\ntrain-on-real XGBoost AUC (the ceiling for TSTR): {real_auc:.3f}")
+    print(f"real holdout scored as if synthetic: Shapes {reference['shapes']:.3f}, Trends {reference['trends']:.3f}, "
+          f"detect {reference['detection']:.3f}")
     print("copies: synthetic rows identical to a training row (in brackets: of a row that occurs once in train);")
     print("DCR: share of synthetic rows nearer to train than to holdout, 0.5 ideal; detect: 1 = indistinguishable")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Adult CSV (default: %(default)s)")
-    parser.add_argument("--models", nargs="+", choices=MODELS, help="models to run (default: all; --quick: ours)")
+    parser.add_argument("--table", choices=list(TABLES), default="adult", help="table (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=ADULT_CSV,
+                        help="Adult CSV, for --table adult (default: %(default)s)")
+    parser.add_argument("--models", nargs="+", choices=CHOICES, help="models to run (default: the four in MODELS; "
+                        "--quick: ours)")
     parser.add_argument("--ctgan-epochs", type=int, default=300, help="CTGAN epochs (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help=f"our models on {QUICK_ROWS} rows, as a smoke run")
     parser.add_argument(
@@ -321,13 +345,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     models = args.models or (QUICK_MODELS if args.quick else MODELS)
-    output = args.output or RESULTS / ("tabular_vs_peers_quick.json" if args.quick else "tabular_vs_peers.json")
-    train, test = load_split(args.data.resolve(), args.quick)
-    print(f"Adult: {len(train)} train rows, {len(test)} holdout rows; models: {', '.join(models)}", flush=True)
-    real_auc = xgboost_auc(train, test)
+    table = TABLES[args.table]
+    stem = "tabular_vs_peers" + ("" if args.table == "adult" else f"_{args.table}")
+    output = args.output or RESULTS / (stem + ("_quick.json" if args.quick else ".json"))
+    data = load_adult(args.data.resolve()) if args.table == "adult" else table.load()
+    train, test = load_split(data, table.target, args.quick)
+    print(f"{table.description}: {len(train)} train rows, {len(test)} holdout rows; models: {', '.join(models)}",
+          flush=True)
+    real_auc = xgboost_auc(train, test, table.target)
+    reference = real_holdout_reference(train, test)
 
     config = {
-        "data": str(args.data.resolve()),
+        "data": str(args.data.resolve()) if args.table == "adult" else args.table,
         "n_train": len(train),
         "n_test": len(test),
         "split_seed": SEED,
@@ -344,14 +373,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  failed: {results[model]['error']}", flush=True)
             continue
         print(f"  fit {measures['fit_s']} s, sample {measures['sample_s']} s; scoring ...", flush=True)
-        entry = {**measures, **score(train, test, synthetic), "date": _now()}
+        entry = {**measures, **score(train, test, synthetic, table.target), "date": _now()}
         if model == "sdv-ctgan":
             entry["ctgan_epochs"] = args.ctgan_epochs
         results[model] = entry
 
-    ordered = {model: results[model] for model in MODELS if model in results}
+    ordered = {model: results[model] for model in CHOICES if model in results}
     print()
-    print_table(ordered, real_auc)
+    print_table(ordered, real_auc, reference)
     output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "tabular_vs_peers",
@@ -360,6 +389,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": machine_info(),
         "xgboost_params": XGBOOST_PARAMS,
         "train_on_real_auc": real_auc,
+        "real_holdout_reference": reference,
         "targets_for_perpetuum_quality": TARGETS,
         "results": ordered,
     }

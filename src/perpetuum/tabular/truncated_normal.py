@@ -12,11 +12,17 @@ def interval_mass(mean, spread, low, high) -> np.ndarray:
     return np.where(high >= low, np.maximum(mass, 0.0), 0.0)
 
 
-def sample_truncated(mean, spread, low, high, rng: np.random.Generator) -> np.ndarray:
-    """One draw per element from Normal(mean, spread) truncated to [low, high] (all arrays broadcast together)."""
+def sample_truncated(mean, spread, low, high, rng: np.random.Generator, uniforms=None) -> np.ndarray:
+    """One draw per element from Normal(mean, spread) truncated to [low, high] (all arrays broadcast together).
+
+    `uniforms` (same shape, in (0, 1)) are used for the inverse CDF instead of fresh random numbers, so draws of
+    several columns can be made dependent.
+    """
     mean, spread, low, high = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (mean, spread, low, high)))
     cdf_low, cdf_high = ndtr((low - mean) / spread), ndtr((high - mean) / spread)
-    u = cdf_low + rng.random(mean.shape) * (cdf_high - cdf_low)
+    if uniforms is None:
+        uniforms = rng.random(mean.shape)
+    u = cdf_low + uniforms * (cdf_high - cdf_low)
     with np.errstate(invalid="ignore", over="ignore"):
         values = mean + spread * ndtri(np.clip(u, 1e-300, 1 - 1e-16))
     # far in a tail the normal CDF loses precision: fall back to uniform within the interval

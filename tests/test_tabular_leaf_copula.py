@@ -1,0 +1,103 @@
+"""The quality synthesizer's within-leaf copula: strongly correlated numeric columns stay correlated."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from perpetuum.errors import ParameterError
+from perpetuum.tabular import Between, get_synthesizer, load_synthesizer
+from perpetuum.tabular.leaf_copula import correlated_uniforms, pooled_correlation, within_leaf_normal_scores
+
+# radius, perimeter and area of the cell nuclei correlate at r 0.94-0.99; texture is only weakly tied to them
+CORRELATED = ["mean radius", "mean perimeter", "mean area", "worst radius", "mean texture"]
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    bunch = load_breast_cancer(as_frame=True)
+    table = bunch.data[CORRELATED].copy()
+    table["diagnosis"] = np.where(bunch.target == 1, "benign", "malignant")
+    return table
+
+
+@pytest.fixture(scope="module")
+def fitted(cancer):
+    return get_synthesizer("quality")(seed=0).fit(cancer)
+
+
+def _largest_correlation_gap(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    return float((real[CORRELATED].corr() - synthetic[CORRELATED].corr()).abs().to_numpy().max())
+
+
+def test_pooled_correlation_recovers_a_known_correlation_despite_unusable_values():
+    rng = np.random.default_rng(0)
+    scores = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=20_000)
+    usable = rng.random(scores.shape) > 0.3
+    scores[~usable] = 50.0  # values that are not usable must not count, whatever they hold
+    assert pooled_correlation(scores, usable)[0, 1] == pytest.approx(0.8, abs=0.02)
+
+
+def test_pooled_correlation_is_positive_definite_when_pairs_are_estimated_on_different_rows():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(300)
+    scores = np.column_stack([base, base, -base])
+    # columns 0-1 and 0-2 share rows 0-199, columns 1-2 only rows 100-199: each pair alone is consistent, together
+    # they ask for r(0,1) = 1, r(0,2) = -1 and r(1,2) = -1, which no correlation matrix has exactly
+    usable = np.zeros(scores.shape, dtype=bool)
+    usable[:200, 0] = True
+    usable[100:, 1:] = True
+    correlation = pooled_correlation(scores, usable)
+    np.linalg.cholesky(correlation)
+    assert np.allclose(np.diag(correlation), 1.0)
+
+
+def test_correlated_uniforms_are_uniform_with_the_asked_dependence():
+    uniforms = correlated_uniforms(np.array([[1.0, 0.9], [0.9, 1.0]]), 50_000, np.random.default_rng(0))
+    assert uniforms.min() > 0 and uniforms.max() < 1
+    assert np.allclose(np.quantile(uniforms, [0.1, 0.5, 0.9], axis=0).T, [0.1, 0.5, 0.9], atol=0.01)
+    # Spearman correlation of a Gaussian copula with r = 0.9: (6 / pi) * arcsin(0.45) = 0.891
+    ranks = np.argsort(np.argsort(uniforms, axis=0), axis=0)
+    assert np.corrcoef(ranks.T)[0, 1] == pytest.approx(0.891, abs=0.01)
+
+
+def test_a_value_at_the_middle_of_its_leaf_has_score_zero_and_a_zero_width_box_is_unusable():
+    scores, usable = within_leaf_normal_scores(
+        np.array([0.3, 1.0]), np.array([0.3, 1.0]), np.array([1.0, 1.0]), np.array([-1.0, 1.0]), np.array([1.6, 1.0])
+    )
+    assert scores[0] == pytest.approx(0.0, abs=1e-9)
+    assert usable.tolist() == [True, False]
+
+
+def test_quality_synthesizer_keeps_strong_correlations_that_independent_leaves_flatten(cancer, fitted):
+    independent = get_synthesizer("quality")(seed=0, within_leaf_dependence="independent").fit(cancer)
+    gap_with_copula = _largest_correlation_gap(cancer, fitted.sample(len(cancer)))
+    gap_independent = _largest_correlation_gap(cancer, independent.sample(len(cancer)))
+    assert gap_with_copula <= 0.06
+    assert gap_independent > 2 * gap_with_copula
+
+
+def test_conditions_still_hold_exactly_with_the_copula(fitted):
+    rows = fitted.sample(300, conditions={"diagnosis": "malignant", "mean radius": Between(15.0, 20.0)})
+    assert len(rows) == 300
+    assert (rows["diagnosis"] == "malignant").all()
+    assert rows["mean radius"].between(15.0, 20.0).all()
+
+
+def test_columns_keep_moving_together_within_a_conditioned_class(cancer, fitted):
+    rows = fitted.sample(500, conditions={"diagnosis": "malignant"})
+    real = cancer[cancer["diagnosis"] == "malignant"]
+    assert real["mean radius"].corr(real["mean perimeter"]) > 0.99
+    assert rows["mean radius"].corr(rows["mean perimeter"]) >= 0.9  # independent leaves: about 0.78
+
+
+def test_the_copula_is_saved_and_loaded_with_the_model(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    loaded = load_synthesizer(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.leaf_correlation_, fitted.leaf_correlation_)
+    pd.testing.assert_frame_equal(loaded.sample(200, seed=3), fitted.sample(200, seed=3))
+
+
+def test_unknown_within_leaf_dependence_is_rejected_with_the_choices(cancer):
+    with pytest.raises(ParameterError, match="'copula', 'independent'"):
+        get_synthesizer("quality")(within_leaf_dependence="gaussian").fit(cancer)
