@@ -8,6 +8,6 @@ VENV=${PEERS_VENV:-.venv-peers}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip
 "$VENV/bin/pip" install -q "torch==2.13.0"
-"$VENV/bin/pip" install -q "torch==2.13.0" sdv sdmetrics xgboost pytest
+"$VENV/bin/pip" install -q "torch==2.13.0" sdv sdmetrics xgboost pytest statsmodels arch
 "$VENV/bin/pip" install -q -e .
 echo "peers environment ready: $VENV"
