@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from perpetuum import __version__
 from perpetuum.card.judges import judge_agreement, judges_markdown
 from perpetuum.card.lineage import check_generation, file_sha256, parent_generation
+from perpetuum.card.repairs import repair_section, repairs_markdown
 from perpetuum.card.signals import text_signals
 from perpetuum.card.writer import three_decimals, write_card_files
 from perpetuum.markdown import markdown_text
@@ -149,6 +150,7 @@ def build_card(
             "failed_by_reason": dict(failure_reasons),
         },
         "validators": validator_summary(spec, entries),
+        "repairs": repair_section(spec, entries, n_requested, lambda usage: cost(usage, backends, prices)[1]),
         "judges": judge_agreement(spec, entries),
         "columns": columns,
         "column_order": spec.column_order(),
@@ -290,6 +292,7 @@ def render_markdown(card: dict[str, Any]) -> str:
             lines.append(f"| {markdown_text(name)} | {check['validator']} | {check['passed']} of {check['checked']} "
                          f"| {rate} | {why or 'none'} |")
         lines.append("")
+    lines += repairs_markdown(card.get("repairs"))
     lines += judges_markdown(card.get("judges"))
     lines += ["## Columns", "", "| column | kind |", "| --- | --- |"]
     for column in card["columns"]:

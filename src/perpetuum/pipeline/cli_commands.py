@@ -134,9 +134,24 @@ def generate_command(
         console.print(f"  dropped {count:,}: {reason}", markup=False)
     for reason, count in card["records"]["failed_by_reason"].items():
         console.print(f"  failed {count:,}: {reason}", markup=False)
+    for label, repair in card.get("repairs", {}).items():
+        console.print(f"  {_repair_line(label, repair)}", markup=False)
     for warning in card.get("warnings", []):
         Console(stderr=True).print(f"Warning: {warning}", style="yellow", markup=False)
     console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _repair_line(label: str, repair: dict) -> str:
+    """One line per repaired column or role: pass rates of the records made, before and after repair."""
+    first, final = repair["first_try_pass_rate"]["of_made"], repair["after_repair_pass_rate"]["of_made"]
+    tokens = repair["tokens"]["prompt"] + repair["tokens"]["completion"]
+    return (f"repaired {label} ({repair['validator']}): {_percent(first)} passed at first, {_percent(final)} after "
+            f"repair; {repair['records_repaired']:,} repaired with {repair['attempts_used']:,} attempts "
+            f"({tokens:,} tokens)")
 
 
 def preview_command(

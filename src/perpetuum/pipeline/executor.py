@@ -22,6 +22,7 @@ from typing import Any
 
 from perpetuum.errors import GenerationError, PerpetuumError, SpecError, TransientBackendError
 from perpetuum.pipeline.columns import ColumnRunner, build_runner
+from perpetuum.pipeline.repair import attach_repairs
 from perpetuum.pipeline.seeds import model_seed, record_rng
 from perpetuum.pipeline.spec import DatasetSpec, ExecutionConfig
 
@@ -66,6 +67,10 @@ class RecordUsage:
     @property
     def completion_tokens(self) -> int:
         return sum(usage.completion_tokens for usage in self.by_backend.values())
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(usage.prompt_tokens for usage in self.by_backend.values())
 
 
 class BackendPool:
@@ -211,6 +216,10 @@ class _Context:
         self.run_seed = spec.seed
         self._pool = pool
         self._usage = usage
+        self.repairs: list[dict[str, Any]] = []
+
+    def tokens_used(self) -> tuple[int, int]:
+        return self._usage.prompt_tokens, self._usage.completion_tokens
 
     def rng(self, column: str, *salt: object):
         return record_rng(self.run_seed, self.index, column, *salt)
@@ -238,7 +247,7 @@ def build_runners(spec: DatasetSpec, n: int) -> list[ColumnRunner]:
                 f"too few for {n} records; generate at most {capacity} or sample with replacement"
             )
         runners.append(runner)
-    return runners
+    return attach_repairs(spec, runners)
 
 
 class RecordExecutor:
@@ -250,7 +259,8 @@ class RecordExecutor:
         self.pool = pool
 
     async def run_record(self, index: int) -> dict[str, Any]:
-        """One entry: {"index", "status": "ok", "record", "usage", "seconds"} or a failure with column and error."""
+        """One entry: {"index", "status": "ok", "record", "usage", "seconds"} or a failure with column and error;
+        with "repairs" (perpetuum.pipeline.repair) when the spec repairs a column or a dialogue role."""
         usage = RecordUsage()
         context = _Context(index, self.spec, self.pool, usage)
         record: dict[str, Any] = {}
@@ -269,6 +279,7 @@ class RecordExecutor:
                 "expected": isinstance(error, (GenerationError, TransientBackendError)),
                 "usage": usage.as_dict(),
                 "seconds": round(time.perf_counter() - started, 4),
+                **({"repairs": context.repairs} if context.repairs else {}),
             }
         return {
             "index": index,
@@ -276,6 +287,7 @@ class RecordExecutor:
             "record": record,
             "usage": usage.as_dict(),
             "seconds": round(time.perf_counter() - started, 4),
+            **({"repairs": context.repairs} if context.repairs else {}),
         }
 
     async def run(

@@ -6,7 +6,8 @@
 
 A run writes, under `output_dir`: data.jsonl / data.parquet / hf_dataset/ (per `output.formats`), dropped.jsonl
 (filtered records and why), failures.jsonl (records that could not be generated), card.json and card.md, and the
-checkpoint/ folder that `resume` continues from.
+checkpoint/ folder that `resume` continues from; with `repair` keys in the spec, also repairs.jsonl (every repair
+attempt: its value, the validator's verdict and its tokens, per record whose first answer failed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runne
 from perpetuum.pipeline.filters import keep_records
 from perpetuum.pipeline.output import write_outputs
 from perpetuum.pipeline.spec import DatasetSpec, Price, load_spec
+from perpetuum.pipeline.spec_repair import repair_targets
 from perpetuum.progress import progress_bar
 
 __all__ = ["GenerationResult", "generate", "agenerate", "preview", "apreview"]
@@ -150,7 +152,8 @@ async def agenerate(
 async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, progress: bool) -> None:
     executor = RecordExecutor(spec, runners, pool)
     started = time.perf_counter()
-    counts = {"done": 0, "failed": 0, "tokens": 0}
+    counts = {"done": 0, "failed": 0, "tokens": 0, "repaired": 0}
+    repairs_shown = bool(repair_targets(spec))
     with progress_bar(f"Generating {spec.name}", total=len(todo), verbose=progress) as bar:
 
         def sink(entry: dict) -> None:
@@ -158,12 +161,14 @@ async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, 
             counts["done"] += 1
             counts["failed"] += entry["status"] != "ok"
             counts["tokens"] += sum(usage.get("completion_tokens", 0) for usage in entry["usage"].values())
+            counts["repaired"] += any(summary["attempts"] for summary in entry.get("repairs") or [])
             bar.advance()
             if bar.shown:
                 elapsed = max(time.perf_counter() - started, 1e-9)
                 remaining = (len(todo) - counts["done"]) * elapsed / counts["done"]
+                repaired = f"{counts['repaired']} repaired, " if repairs_shown else ""
                 bar.update(
-                    f"Generating {spec.name}: {counts['failed']} failed, "
+                    f"Generating {spec.name}: {counts['failed']} failed, {repaired}"
                     f"{counts['tokens'] / elapsed:,.0f} tok/s, ETA {_clock(remaining)}"
                 )
 
@@ -199,6 +204,8 @@ def _finish(
             line = {key: entry.get(key) for key in ("index", "column", "error_type", "error")}
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
     files.update(dropped=str(dropped_path), failures=str(failures_path))
+    if repair_targets(spec):
+        files["repairs"] = str(_write_repairs(entries, {index for index, _ in kept}, output_dir / "repairs.jsonl"))
 
     store.touch()
     card = build_card(
@@ -232,12 +239,39 @@ def _finish(
     )
 
 
+def _write_repairs(entries: list[dict], kept: set[int], path: Path) -> Path:
+    """repairs.jsonl: per record that needed a repair, whether it was kept and what each attempt gave. Like
+    dropped.jsonl, a file for looking into the run: it shows the attempts' values even of `drop: true` columns."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for entry in entries:
+            repairs = [summary for summary in entry.get("repairs") or [] if summary["attempts"]]
+            if repairs:
+                outcome = "failed" if entry["status"] != "ok" else ("kept" if entry["index"] in kept else "dropped")
+                line = {"index": entry["index"], "outcome": outcome, "repairs": repairs}
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return path
+
+
+def _preview_row(entry: dict) -> dict[str, Any]:
+    """A preview's record; `_repairs` says briefly what verify-and-repair did when a first answer failed."""
+    if entry["status"] != "ok":
+        return {"_error": f"{entry['error_type']}: {entry['error']}", "_column": entry["column"]}
+    repaired = [
+        {key: summary[key] for key in ("column", "role", "validator", "attempts", "passed") if key in summary}
+        | {"first_verdict": summary["history"][0]["verdict"].get("message", "")}
+        for summary in entry.get("repairs") or [] if summary["attempts"]
+    ]
+    return {**entry["record"], "_repairs": repaired} if repaired else entry["record"]
+
+
 def preview(
     spec: DatasetSpec | dict | str | Path, n: int = 3, *, backends: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """The first `n` records of `spec` (the same ones `generate` makes), every column included, nothing written.
 
-    Filters and dedup are not applied. A record that failed shows as {"_error": ..., "_column": ...}.
+    Filters and dedup are not applied. A record that failed shows as {"_error": ..., "_column": ...}; one whose
+    first answer a `repair` validator failed has `_repairs`: [{column, (role,) validator, attempts, passed,
+    first_verdict}].
     """
     _no_running_loop("preview")
     return asyncio.run(apreview(spec, n, backends=backends))
@@ -258,9 +292,4 @@ async def apreview(
     finally:
         await pool.close()
     entries.sort(key=lambda entry: entry["index"])
-    return [
-        entry["record"]
-        if entry["status"] == "ok"
-        else {"_error": f"{entry['error_type']}: {entry['error']}", "_column": entry["column"]}
-        for entry in entries
-    ]
+    return [_preview_row(entry) for entry in entries]

@@ -15,11 +15,12 @@ from perpetuum.pipeline.spec_models import (
     ValidatorColumn,
     ValidatorFilter,
 )
+from perpetuum.pipeline.spec_repair import order_preferences, placement_problems, repair_problems
 
 if TYPE_CHECKING:
     from perpetuum.pipeline.spec import DatasetSpec
 
-__all__ = ["SemanticErrors", "semantic_problems", "dependency_order"]
+__all__ = ["SemanticErrors", "semantic_problems", "dependency_order", "reads_graph"]
 
 
 class SemanticErrors(ValueError):
@@ -51,6 +52,7 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
     problems: list[str] = []
     names = [column.name for column in spec.columns]
     seen: set[str] = set()
+    graph: dict[str, set[str]] | None = {}
     for i, name in enumerate(names):
         if name in seen:
             problems.append(f"columns[{i}].name: column {name!r} is defined twice; names must be unique")
@@ -60,13 +62,15 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
         try:
             reads = _column_reads(column)
         except TemplateProblem:
-            reads = {}
+            graph = None  # reads are unknown, so checks that follow reads (repair) wait until the templates parse
             for path, source in column.templates().items():
                 try:
                     referenced_names(source)
                 except TemplateProblem as error:
                     problems.append(f"columns[{i}].{path}: {error}")
             continue
+        if graph is not None:
+            graph[column.name] = set().union(*reads.values())
         for path, read in reads.items():
             for reference in sorted(read):
                 if reference == column.name:
@@ -92,6 +96,8 @@ def semantic_problems(spec: DatasetSpec) -> list[str]:
                         f"{', '.join(map(repr, missing))}; add a list for each value of the parent"
                     )
 
+    if graph is not None:
+        problems.extend(repair_problems(spec, graph))
     problems.extend(_backend_problems(spec))
 
     by_name = {column.name: column for column in spec.columns}
@@ -173,14 +179,47 @@ def _validator_problems(i: int, column: ValidatorColumn) -> list[str]:
 
 
 def dependency_order(spec: DatasetSpec) -> list[str]:
-    """Kahn's algorithm, ties broken by spec order so the order is stable; a cycle names its columns."""
-    position = {column.name: i for i, column in enumerate(spec.columns)}
-    needs: dict[str, set[str]] = {}
+    """Kahn's algorithm, ties broken by spec order so the order is stable; a cycle names its columns.
+
+    Besides what each column reads, the order keeps the preferences of `repair` keys (spec_repair) wherever they
+    add no cycle."""
+    needs = reads_graph(spec)
+    order = _kahn(spec, needs)
+    preferences = order_preferences(spec, needs)
+    if not preferences:
+        return order
+    preferred = {name: set(reads) for name, reads in needs.items()}
+    for before, after in preferences:
+        if after not in _reachable(preferred, before):  # `before` must not already need `after`
+            preferred[after].add(before)
+    order = _kahn(spec, preferred)
+    problems = placement_problems(spec, needs, order)
+    if problems:
+        raise SemanticErrors(problems)
+    return order
+
+
+def reads_graph(spec: DatasetSpec) -> dict[str, set[str]]:
+    """Column name -> the names of the columns it reads (in templates and references)."""
+    graph: dict[str, set[str]] = {}
     for column in spec.columns:
-        reads: set[str] = set()
-        for names in _column_reads(column).values():
-            reads |= names
-        needs[column.name] = reads
+        graph[column.name] = set().union(*_column_reads(column).values())
+    return graph
+
+
+def _reachable(needs: dict[str, set[str]], name: str) -> set[str]:
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        for other in needs[stack.pop()]:
+            if other not in seen:
+                seen.add(other)
+                stack.append(other)
+    return seen
+
+
+def _kahn(spec: DatasetSpec, needs: dict[str, set[str]]) -> list[str]:
+    position = {column.name: i for i, column in enumerate(spec.columns)}
     order: list[str] = []
     remaining = dict(needs)
     while remaining:

@@ -230,6 +230,14 @@ class PersonSampler(_Sampler):
 # ---------------------------------------------------------------------------------------------- model columns
 
 
+class RepairConfig(_Model):
+    """Verify and repair: when the validator column `validator` fails on the model's answer, the model is asked
+    again with the failure shown, up to `attempts` times; the first answer that passes (or the last one) stays."""
+
+    validator: str = Field(pattern=NAME_PATTERN, description="A validator column that reads the repaired value.")
+    attempts: int = Field(default=2, ge=1, le=5, description="Repair attempts after the first answer fails.")
+
+
 class LLMTextColumn(_Column):
     """Free text from a chat model, prompted by a Jinja template that reads other columns."""
 
@@ -238,6 +246,7 @@ class LLMTextColumn(_Column):
     system_prompt: str | None = None
     backend: str | None = None
     params: ModelParams = Field(default_factory=ModelParams)
+    repair: RepairConfig | None = None
 
     def templates(self):
         found = {"prompt": self.prompt}
@@ -356,10 +365,14 @@ class ValidatorColumn(BaseModel):
 
 
 class DialogueRole(_Model):
+    """One side of a dialogue; with `repair`, each of its turns is checked (and regenerated when the validator
+    flags it) before the other role answers."""
+
     name: str = Field(min_length=1)
     system_prompt: str
     backend: str | None = None
     params: ModelParams = Field(default_factory=ModelParams)
+    repair: RepairConfig | None = None
 
 
 class DialogueColumn(_Column):

@@ -500,13 +500,21 @@ def check_claims(dialogue: list[dict], record: dict | None = None, *, roles: tup
             elif claim.correct is False:
                 hedged_wrong += 1
     if flags:
-        shown = "; ".join(f"turn {flag['turn']}: {flag['claim']}" for flag in flags[:3])
-        message = f"{len(flags)} of {checked} claims wrong: {shown}"
+        shown = "; ".join(_flag_text(flag) for flag in flags[:3])
+        more = f"; and {len(flags) - 3} more" if len(flags) > 3 else ""
+        message = f"{len(flags)} of {checked} claims wrong: {shown}{more}"
     else:
         message = f"{checked} claims checked, none wrong" if checked else "no checkable claims"
     if hedged_wrong:
         message += f" ({hedged_wrong} wrong in quoting or supposing sentences, not flagged)"
     return {"passed": not flags, "message": message, "flags": flags, "checked": checked}
+
+
+def _flag_text(flag: dict) -> str:
+    """A wrong claim for a message: where, what, why and what is right ("turn 3: sin(30°) = 1 is wrong, the left
+    side is 1/2, not 1 (correct: sin(30°) = 1/2)")."""
+    text = f"turn {flag['turn']}: {flag['claim']} is wrong, {flag['reason']}"
+    return text + (f" (correct: {flag['expected']})" if flag["expected"] else "")
 
 
 def claim_as_dict(claim: Claim) -> dict:

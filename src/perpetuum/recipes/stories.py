@@ -176,5 +176,11 @@ def check_required_words(story: str, record: dict) -> dict:
         if word and not (word_forms(str(word)) & present):
             missing.append(f"{role} {word!r}")
     if missing:
-        return {"passed": False, "message": "missing " + ", ".join(missing), "missing": missing}
+        # "missing words: ..." groups these failures on the card; the rest tells a model repairing the story what
+        # to add.
+        named = " or ".join(", ".join(f"the {item}" for item in missing).rsplit(", ", 1))
+        each = "each of them" if len(missing) > 1 else "it"
+        message = (f"missing words: the story never uses {named}; use {each} at least once (any form counts, e.g. "
+                   "plural or past tense)")
+        return {"passed": False, "message": message, "missing": missing}
     return {"passed": True, "message": "all three words used", "missing": []}

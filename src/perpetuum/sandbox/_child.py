@@ -219,17 +219,59 @@ def _register_source(name, text):
 
 
 def _failure_text(error, label):
-    import traceback
+    """One line for a failure: where in the tests it happened (the test's line, and for an assert comparing a call
+    with a value, what the call gave), where in the solution it was raised, and the error's message."""
+    import linecache
 
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename in ("tests.py",
-                                                                                                   "solution.py")]
-    where = ""
-    if frames:
-        frame = frames[-1]
-        where = f" at {frame.filename}:{frame.lineno}" + (f": {frame.line.strip()}" if frame.line else "")
+    test_step, code_step = None, None
+    step = error.__traceback__
+    while step is not None:
+        name = step.tb_frame.f_code.co_filename
+        if name == "tests.py":
+            test_step, code_step = step, None
+        elif name == "solution.py":
+            code_step = step
+        step = step.tb_next
+    parts = []
+    for where in (test_step, code_step):
+        if where is not None:
+            name = where.tb_frame.f_code.co_filename
+            line = linecache.getline(name, where.tb_lineno).strip()
+            parts.append(f"{name}:{where.tb_lineno}" + (f": {line}" if line else ""))
+    text = f"{label}{type(error).__name__}"
+    if parts:
+        text += " at " + parts[0]
+        if isinstance(error, AssertionError) and test_step is not None:
+            text += _assert_actual(linecache.getline("tests.py", test_step.tb_lineno), test_step.tb_frame)
+        if len(parts) > 1:
+            text += ", raised at " + parts[1]
     message = str(error).strip()
-    text = f"{label}{type(error).__name__}{where}" + (f" ({message})" if message else "")
+    text += f" ({message})" if message else ""
     return text[:500]
+
+
+def _assert_actual(line, frame):
+    """For a failed `assert LEFT <op> RIGHT` on one line: " (LEFT gave VALUE)", what a model fixing the code needs
+    most; empty when the line is not such an assert or LEFT cannot be evaluated again."""
+    import ast
+    import reprlib
+
+    try:
+        statement = ast.parse(line.strip()).body[0]
+    except (SyntaxError, IndexError, ValueError):
+        return ""
+    if not (isinstance(statement, ast.Assert) and isinstance(statement.test, ast.Compare)):
+        return ""
+    left = statement.test.left
+    if isinstance(left, ast.Constant):
+        return ""
+    try:
+        value = eval(compile(ast.Expression(left), "tests.py", "eval"), frame.f_globals, dict(frame.f_locals))
+    except BaseException:  # noqa: BLE001  (evaluating it again failed: say nothing rather than something wrong)
+        return ""
+    shown = reprlib.Repr()
+    shown.maxstring, shown.maxother, shown.maxlist = 80, 80, 8
+    return f" ({ast.unparse(left)} gave {shown.repr(value)})"
 
 
 def _run_code(code, tests):

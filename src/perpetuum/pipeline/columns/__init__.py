@@ -26,10 +26,14 @@ __all__ = ["COLUMN_KIND_PLUGINS", "ColumnRunner", "RecordContext", "build_runner
 
 
 class RecordContext(Protocol):
-    """What the executor hands a column for one record."""
+    """What the executor hands a column for one record. `repairs` collects what verify-and-repair did."""
 
     index: int
     run_seed: int
+    repairs: list[dict[str, Any]]
+
+    def tokens_used(self) -> tuple[int, int]:
+        """(prompt, completion) tokens the record's model calls have used so far."""
 
     def rng(self, column: str, *salt: object) -> np.random.Generator: ...
 

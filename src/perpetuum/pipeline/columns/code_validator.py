@@ -10,8 +10,15 @@
       limits: {wall_seconds: 10, cpu_seconds: 5, memory_bytes: 268435456}
 
 The stored value is {passed, message, status, tests_run, duration_seconds}. The message starts with the status and
-the exception type ("failed (AssertionError): test_add at tests.py:3: assert add(1, 2) == 4"), which is what the
-dataset card groups failure reasons by. Markdown code fences around the code or the tests are removed first.
+the exception type, which is what the dataset card groups failure reasons by, then says what failed precisely
+enough to fix it (it is what a `repair` shows the model): the failing test line, for a one-line assert what its
+left side gave, where in the solution an error was raised, and the error's message, e.g.
+
+    failed (AssertionError): tests: AssertionError at tests.py:3: assert add(1, 2) == 4 (add(1, 2) gave 3)
+    failed (ZeroDivisionError): tests: ZeroDivisionError at tests.py:2: assert inv(0) == 0, raised at
+        solution.py:2: return 1 / a (division by zero)
+
+Markdown code fences around the code or the tests are removed first.
 """
 
 from __future__ import annotations
@@ -86,7 +93,8 @@ class CodeValidator(Validator):
         if self.options.tests is not None:
             tests = _as_code(render(self.options.tests, record))
         if not code or not code.strip():
-            return {"passed": False, "message": f"missing: no code under {self.options.code_key!r}", "status": "missing"}
+            where = f"under {self.options.code_key!r}" if isinstance(value, dict) else "in the answer"
+            return {"passed": False, "message": f"missing: no code {where}", "status": "missing"}
         if self.options.require_tests and not (tests and tests.strip()):
             return {"passed": False, "message": "missing: no tests to run", "status": "missing"}
         return asyncio.to_thread(self._run, code, tests)

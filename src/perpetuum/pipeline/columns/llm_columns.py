@@ -36,17 +36,26 @@ class LLMTextRunner(ColumnRunner):
 
     async def compute(self, record, context):
         messages = chat_messages(self.column.system_prompt, self.column.prompt, record)
-        params = generation_params(self.column.params, context.model_seed(self.name))
+        return await self._answer(messages, context, context.model_seed(self.name))
+
+    async def answer_again(self, record, context, previous: str, request: str, attempt: int):
+        """The value asked for again (verify and repair): the column's messages, `previous` as the model's answer,
+        then `request` saying what to correct; attempt n has a seed of its own."""
+        messages = chat_messages(self.column.system_prompt, self.column.prompt, record)
+        messages += [{"role": "assistant", "content": previous}, {"role": "user", "content": request}]
+        return await self._answer(messages, context, context.model_seed(self.name, "repair", attempt))
+
+    async def _answer(self, messages, context, seed: int):
+        params = generation_params(self.column.params, seed)
         completion = await context.backend(self.column.backend).chat(messages, params)
         return completion.text.strip()
 
 
-class LLMJsonRunner(ColumnRunner):
+class LLMJsonRunner(LLMTextRunner):
     column: LLMJsonColumn
 
-    async def compute(self, record, context):
-        messages = chat_messages(self.column.system_prompt, self.column.prompt, record)
-        params = generation_params(self.column.params, context.model_seed(self.name))
+    async def _answer(self, messages, context, seed: int):
+        params = generation_params(self.column.params, seed)
         return await context.backend(self.column.backend).generate_json(
             messages, self.column.json_schema, params, max_attempts=self.column.max_attempts
         )
