@@ -103,6 +103,14 @@ def test_asserts_calling_a_function_keep_only_tests_against_a_fixed_expected_val
     assert assert_statements(EXERCISE, calling="volume") == ""
 
 
+def test_asserts_calling_a_function_also_come_from_test_functions_and_the_main_block_never_the_solution():
+    answer = ("def half(x):\n    assert half(4) == 2\n    return x / 2\n\n"
+              "def test_half():\n    assert half(4) == 2\n    value = 3\n\n"
+              "if __name__ == '__main__':\n    assert half(1) == 0.5\n    print(half(2))\n")
+    assert assert_statements(answer, calling="half") == "assert half(4) == 2\nassert half(1) == 0.5"
+    assert assert_statements(answer) == ""  # without `calling`, only top-level asserts, as before
+
+
 def test_definitions_keep_imports_functions_and_constants_as_written():
     assert python_definitions(EXERCISE) == (
         'import math\n\n@functools.cache\ndef area(r):\n    """Area of a circle of radius r."""\n'

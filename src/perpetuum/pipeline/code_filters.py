@@ -88,15 +88,35 @@ def assert_statements(text: Any, calling: str | None = None) -> str:
     the solution they are meant to check. With `calling`, only the asserts that test that function against a fixed
     expected value are kept: `assert f(2) == 4`, `assert f([]) is None`, `assert not f(3)` (the call on one side, a
     literal on the other, or the call's truth alone). An expected value computed by code (`assert f(3) == 3 * 2 + 1`)
-    could restate the solution instead of the task, and an assert that never calls the function tests nothing."""
+    could restate the solution instead of the task, and an assert that never calls the function tests nothing.
+    Asserts in `def test_*()` functions and in an `if __name__ == "__main__":` block count too, lifted to the top
+    level."""
     code = strip_code_fences(text)
     try:
-        nodes = [node for node in ast.parse(code).body if isinstance(node, ast.Assert)]
+        tree = ast.parse(code)
     except (SyntaxError, ValueError):  # e.g. cut by max_tokens: keep the top-level assert lines that parse
         nodes = [ast.parse(line).body[0] for line in code.splitlines() if line.startswith("assert ") and _parses(line)]
+    else:
+        nodes = [node for node in tree.body if isinstance(node, ast.Assert)]
+        if calling:
+            nodes = _test_asserts(tree.body)
     if calling:
         nodes = [node for node in nodes if _tests_against_a_literal(node.test, calling)]
     return "\n".join(ast.unparse(node) for node in nodes)
+
+
+def _test_asserts(body: list[ast.stmt]) -> list[ast.Assert]:
+    """The asserts where tests live, in order: at the top level, in `def test_*()` functions and in an
+    `if __name__ == "__main__":` block (never inside the solution, where an assert checks its own input)."""
+    found = []
+    for node in body:
+        if isinstance(node, ast.Assert):
+            found.append(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            found += [inner for inner in node.body if isinstance(inner, ast.Assert)]
+        elif isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            found += _test_asserts(node.body)
+    return found
 
 
 def _calls(node: ast.AST, name: str) -> bool:
