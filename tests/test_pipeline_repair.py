@@ -64,7 +64,8 @@ def test_a_failed_answer_is_asked_for_again_with_the_failure_and_the_first_pass_
     repair_call = backend.requests[1]["messages"]
     assert repair_call[-2]["role"] == "assistant" and repair_call[-2]["content"].startswith("A tale of the sea.")
     assert repair_call[-1]["role"] == "user"
-    assert "`has_moon`" in repair_call[-1]["content"] and "no search of /moon/" in repair_call[-1]["content"]
+    request = repair_call[-1]["content"]
+    assert "`has_moon`" in request and "nothing in the text matches /moon/" in request
     assert repair_call[:-2] == backend.requests[0]["messages"]  # the column's own messages come first
     assert len(backend.requests) == 4  # one first answer and one repair per record: it stops at the first pass
 
@@ -184,6 +185,51 @@ def test_an_llm_json_column_is_repaired_with_its_previous_object_shown(tmp_path)
                                    "first_verdict": "n is -3, it must be above 0"}]
 
 
+class ExerciseBackend(Backend):
+    """A teacher who writes a buggy `add` first and fixes it when shown the failing assert, and a tester who writes
+    the same asserts every time."""
+
+    name = "exercise"
+    model_name = "exercise-1"
+    max_concurrency = 2
+
+    def __init__(self) -> None:
+        self.requests: list[list[dict]] = []
+
+    async def chat(self, messages, params, json_schema=None) -> Completion:
+        self.requests.append(messages)
+        if messages[0]["content"].startswith("Write asserts"):
+            text = "```python\nassert add(2, 3) == 5\nassert add(0, 0) == 0\n```"
+        elif "add(2, 3) gave -1" in messages[-1]["content"]:
+            text = "```python\ndef add(a, b):\n    return a + b\n```"
+        else:
+            text = "```python\ndef add(a, b):\n    return a - b\n```"
+        return Completion(text, 10, 10, self.model_name, "stop", 0.0)
+
+    async def complete(self, prompt, params):
+        return await self.chat([{"role": "user", "content": prompt}], params)
+
+
+def test_a_solution_is_debugged_with_the_sandbox_error_while_its_tests_stay_as_written(tmp_path):
+    spec = {
+        "name": "exercises", "seed": 2, "backends": {"default": {"kind": "test-echo"}},
+        "columns": [
+            {"name": "answer", "kind": "llm_text", "prompt": "Write add(a, b)", "repair": {"validator": "tests_pass"}},
+            {"name": "solution", "kind": "expression", "template": "{{ answer | code(first=true) }}"},
+            {"name": "tests_answer", "kind": "llm_text", "prompt": "Write asserts for {{ solution | function_name }}"},
+            {"name": "tests", "kind": "expression", "template": "{{ tests_answer | asserts }}"},
+            {"name": "tests_pass", "kind": "validator", "validator": "code", "target": "solution",
+             "tests": "{{ tests }}"},
+        ],
+    }
+    backend = ExerciseBackend()
+    (record,) = generate(spec, 1, tmp_path, progress=False, backends={"default": backend}).records
+    assert record["tests_pass"]["passed"] and "a + b" in record["solution"]
+    assert sum(m[0]["content"].startswith("Write asserts") for m in backend.requests) == 1
+    shown = backend.requests[-1][-1]["content"]
+    assert "tests.py:1: assert add(2, 3) == 5 (add(2, 3) gave -1)" in shown
+
+
 def positive_n(value) -> dict:
     return {"passed": value["n"] > 0, "message": f"n is {value['n']}, it must be above 0"}
 
@@ -191,16 +237,10 @@ def positive_n(value) -> dict:
 # ------------------------------------------------------------------------------------------------ dialogues
 
 
-def flag_wrong_sums(dialogue) -> dict:
-    """Flags every teacher turn that says 2 + 2 = 5, as the maths recipe's claim check flags wrong claims."""
-    flags = [{"turn": turn, "role": message["role"], "claim": "2 + 2 = 5", "reason": "the left side is 4, not 5",
-              "expected": "2 + 2 = 4"}
-             for turn, message in enumerate(dialogue)
-             if message["role"] == "teacher" and "2 + 2 = 5" in message["content"]]
-    return {"passed": not flags, "message": f"{len(flags)} claims wrong", "flags": flags}
+CLAIM_CHECK = "perpetuum.recipes.math_claims:check_claims"  # the maths recipe's sympy claim checker
 
 
-def dialogue_spec(validator_function: str = "test_pipeline_repair:flag_wrong_sums", attempts: int = 2) -> dict:
+def dialogue_spec(validator_function: str = CLAIM_CHECK, attempts: int = 2) -> dict:
     return {
         "name": "lessons", "seed": 9, "backends": {"default": {"kind": "test-echo"}},
         "columns": [
@@ -280,7 +320,9 @@ def test_a_failing_validator_without_flags_flags_the_turn_just_spoken(tmp_path):
 
 
 def test_the_failure_shown_is_the_flags_of_the_turn_or_else_the_message():
-    verdict = flag_wrong_sums([{"role": "teacher", "content": "2 + 2 = 5"}, {"role": "student", "content": "ok"},
+    from perpetuum.recipes.math_claims import check_claims
+
+    verdict = check_claims([{"role": "teacher", "content": "2 + 2 = 5"}, {"role": "student", "content": "ok"},
                                {"role": "teacher", "content": "and 2 + 2 = 5"}])
     assert failure_feedback(verdict, turn=2) == "- '2 + 2 = 5' is wrong: the left side is 4, not 5 (correct: 2 + 2 = 4)"
     assert failure_feedback({"passed": False, "message": "missing noun 'cat'"}) == "missing noun 'cat'"
@@ -294,7 +336,7 @@ def test_preview_shows_what_was_repaired_and_nothing_when_the_first_answer_passe
     assert all("_repairs" not in row for row in rows)
     rows = preview(story_spec(), 1, backends={"default": ScriptedBackend(["sea", "moon"])})
     assert rows[0]["_repairs"] == [{"column": "story", "validator": "has_moon", "attempts": 1, "passed": True,
-                                    "first_verdict": "no search of /moon/"}]
+                                    "first_verdict": "nothing in the text matches /moon/"}]
 
 
 def test_a_run_without_repair_keys_writes_no_repairs_file(tmp_path):
@@ -338,3 +380,81 @@ def test_the_recipe_checks_say_what_is_wrong_precisely_enough_to_repair():
     claims = check_claims([{"role": "teacher", "content": "So 1/2 + 1/3 = 2/5."}])
     assert claims["message"] == ("1 of 1 claims wrong: turn 0: 1/2 + 1/3 = 2/5 is wrong, the left side is 5/6, "
                                  "not 2/5 (correct: 1/2 + 1/3 = 5/6)")
+
+
+def test_the_review_desk_shows_a_generated_repair_beside_its_original(tmp_path):
+    from perpetuum.review.dataset import load_dataset
+    from perpetuum.review.render import field_views
+
+    generate(dialogue_spec(), 1, tmp_path, progress=False,
+             backends={"default": ClassroomBackend(["So 2 + 2 = 5. {seed}", "So 2 + 2 = 4. {seed}"])})
+    dataset = load_dataset(tmp_path)
+    (record,) = dataset.records
+    (lesson,) = [view for view in field_views(record, record, dataset.columns, None) if view["name"] == "lesson"]
+    repair = lesson["turns"][1]["repair"]
+    assert repair["validator"] == "claims" and repair["attempts"] == 1
+    assert "2 + 2 = 5" in str(repair["original_html"]) and repair["flags"][0]["expected"] == "2 + 2 = 4"
+
+
+# ------------------------------------------------------------------------------------------------ the card
+
+
+def _entry(index: int, status: str = "ok", **summary) -> dict:
+    base = {"column": "story", "validator": "has_moon", "first_passed": True, "passed": True, "attempts": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "history": []}
+    return {"index": index, "status": status, "record": {}, "usage": {}, "repairs": [base | summary]}
+
+
+def test_the_card_gives_first_try_and_after_repair_pass_rates_of_requested_and_made_records():
+    from perpetuum.card.repairs import repair_section, repairs_markdown
+    from perpetuum.pipeline import load_spec
+
+    spec = load_spec(story_spec(attempts=3))
+    entries = [
+        _entry(0),                                                           # passed at first
+        _entry(1, first_passed=False, attempts=1, prompt_tokens=30, completion_tokens=5),   # fixed
+        _entry(2, first_passed=False, attempts=3, prompt_tokens=90, completion_tokens=15),  # fixed at the end
+        _entry(3, first_passed=False, passed=False, attempts=3, prompt_tokens=80, completion_tokens=12),  # not
+        _entry(4, "failed", first_passed=False, passed=False, attempts=2, prompt_tokens=40, completion_tokens=8),
+    ]
+    section = repair_section(spec, entries, n_requested=5, dollars_for=lambda usage: usage["default"]["prompt_tokens"])
+    story = section["story"]
+    assert story["first_try_pass_rate"] == {"of_requested": 0.2, "of_made": 0.25}
+    assert story["after_repair_pass_rate"] == {"of_requested": 0.6, "of_made": 0.75}
+    assert (story["records_checked"], story["records_repaired"], story["records_fixed"]) == (4, 3, 2)
+    assert story["attempts_used"] == 9  # the failed record's two attempts were spent too
+    assert story["mean_attempts_per_repaired_record"] == round(7 / 3, 4)
+    assert story["tokens"] == {"prompt": 240, "completion": 40} and story["cost_usd"] == 240
+    markdown = "\n".join(repairs_markdown(section))
+    assert "## Repairs" in markdown
+    row = "| story | has_moon | 25.0% / 20.0% | 75.0% / 60.0% | 3 (2) | 9 (up to 3 a record) | 240 / 40 | $240.0000 |"
+    assert row in markdown
+    assert repairs_markdown({}) == []
+
+
+def test_the_card_markdown_and_the_generate_summary_show_the_repairs(tmp_path):
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+
+    spec_path = tmp_path / "spec.json"
+    spec = story_spec()
+    spec["columns"][1]["params"] = {"max_tokens": 50}
+    spec_path.write_text(json.dumps(spec))
+    result = generate(spec, 2, tmp_path / "out", progress=False,
+                      backends={"default": ScriptedBackend(["sea {seed}", "moon {seed}"])})
+    assert "## Repairs" in (tmp_path / "out" / "card.md").read_text()
+    assert result.card["repairs"]["story"]["after_repair_pass_rate"]["of_made"] == 1.0
+    # The test-echo backend repeats the prompt: its first story has no moon, its repair echoes the request, which
+    # names the /moon/ pattern.
+    output = CliRunner().invoke(app, ["generate", str(spec_path), "-n", "2", "-o", str(tmp_path / "cli")]).output
+    assert "repaired story (has_moon): 0% passed at first, 100% after repair; 2 repaired with 2 attempts" in output
+
+
+def test_the_data_files_hold_no_repair_history_and_no_dropped_column(tmp_path):
+    spec = story_spec(drop=True)
+    spec["columns"].append({"name": "first_word", "kind": "expression", "template": "{{ story.split()[0] }}"})
+    result = generate(spec, 2, tmp_path, progress=False, backends={"default": ScriptedBackend(["sea", "moon"])})
+    rows = [json.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines()]
+    assert rows == result.records and all(set(row) == {"topic", "has_moon", "first_word"} for row in rows)
+    assert all(row["first_word"] == "moon" for row in rows)  # made from the repaired story

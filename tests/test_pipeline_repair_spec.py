@@ -84,6 +84,14 @@ def test_a_validator_reading_the_column_through_an_expression_is_accepted():
     assert spec.column_order() == ["topic", "story", "first_line", "checked"]
 
 
+def test_a_validator_reading_the_column_only_through_a_model_column_is_an_error():
+    critique = {"name": "critique", "kind": "llm_text", "prompt": "Critique {{ story }}"}
+    checked = {"name": "checked", "kind": "validator", "validator": "regex", "target": "critique", "pattern": "ok"}
+    message = error_of(spec_with(TOPIC, {**STORY, "repair": {"validator": "checked"}}, critique, checked))
+    assert ("columns[1].repair.validator: validator 'checked' reads 'story' only through model columns ('critique'), "
+            "which keep their first values during a repair") in message
+
+
 def test_one_validator_cannot_repair_two_columns():
     other = {"name": "other", "kind": "llm_text", "prompt": "{{ topic }}", "repair": {"validator": "both"}}
     both = {"name": "both", "kind": "validator", "validator": "regex", "template": "{{ story }}{{ other }}",
@@ -100,7 +108,8 @@ def test_a_role_validator_may_not_read_a_model_column_made_from_the_dialogue():
     summary_ok = {"name": "summary_ok", "kind": "validator", "validator": "regex", "target": "summary",
                   "pattern": "x"}
     message = error_of(spec_with(chat, summary, summary_ok))
-    assert "columns[0].roles[0].repair.validator: validator 'summary_ok' reads 'summary' (kind llm_text), made from the dialogue 'chat'" in message
+    assert ("columns[0].roles[0].repair.validator: validator 'summary_ok' reads 'summary' (kind llm_text), made from "
+            "the dialogue 'chat'") in message
 
 
 def test_dependants_of_a_repaired_column_run_after_its_validator():
@@ -119,3 +128,16 @@ def test_what_a_role_validator_reads_besides_the_dialogue_runs_before_the_dialog
                  "pattern": "x"}
     spec = load_spec(spec_with(chat, word, uses_word))
     assert spec.column_order() == ["word", "chat", "uses_word"]
+
+
+def test_the_code_validators_tests_template_is_checked_and_runs_after_the_columns_it_reads():
+    solution = {"name": "solution", "kind": "llm_text", "prompt": "Write add(a, b)",
+                "repair": {"validator": "tests_pass"}}
+    tests_pass = {"name": "tests_pass", "kind": "validator", "validator": "code", "target": "solution",
+                  "tests": "{{ tests }}"}
+    tests = {"name": "tests", "kind": "llm_text", "prompt": "Write asserts for add(a, b)"}
+    # Listed after the validator, the tests still run before it, and the solution's repair does not move them.
+    spec = load_spec(spec_with(solution, tests_pass, tests))
+    assert spec.column_order() == ["solution", "tests", "tests_pass"]
+    message = error_of(spec_with(solution, {**tests_pass, "tests": "{{ testz }}"}, tests))
+    assert "columns[1].tests: unknown column 'testz' (did you mean 'tests'?)" in message

@@ -21,6 +21,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from perpetuum.pipeline.columns import ColumnRunner
+from perpetuum.pipeline.spec_checks import reads_graph
 from perpetuum.pipeline.spec_repair import RECOMPUTABLE_KINDS, ancestors, descendants, repair_targets
 
 if TYPE_CHECKING:
@@ -170,8 +171,6 @@ def attach_repairs(spec: DatasetSpec, runners: list[ColumnRunner]) -> list[Colum
     targets = repair_targets(spec)
     if not targets:
         return runners
-    from perpetuum.pipeline.spec_checks import reads_graph
-
     graph = reads_graph(spec)
     plain = {runner.name: runner for runner in runners}
     order = [runner.name for runner in runners]

@@ -108,6 +108,11 @@ class DatasetSpec(_Model):
     def record_fingerprint(self) -> str:
         """Hash of everything that decides a record's values (seed, backends, columns); filters may change."""
         payload = self.model_dump(mode="json", include={"seed", "backends", "columns"})
+        # An unset `repair` (a key newer than some checkpoints) is left out, so a run started before it resumes.
+        for column in payload["columns"]:
+            for part in [column, *column.get("roles", [])]:
+                if isinstance(part, dict) and part.get("repair", "set") is None:
+                    del part["repair"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     @model_validator(mode="after")

@@ -352,7 +352,13 @@ class ValidatorColumn(BaseModel):
         return dict(self.model_extra or {})
 
     def templates(self):
-        return {"template": self.template} if self.template is not None else {}
+        from perpetuum.pipeline.columns.validators import template_options
+
+        found = {"template": self.template} if self.template is not None else {}
+        for key in template_options(self.validator):  # e.g. the `code` kind's `tests`, rendered with the record
+            if isinstance(self.options.get(key), str):
+                found[key] = self.options[key]
+        return found
 
     def references(self):
         found = {"depends_on": list(self.depends_on)} if self.depends_on else {}

@@ -114,6 +114,16 @@ def repair_problems(spec: DatasetSpec, reads: dict[str, set[str]]) -> list[str]:
             )
             continue
         if target.role is None:
+            if not _reached_through_recomputable(reads, by_name, target.column, target.validator):
+                through = sorted(name for name in ancestors(reads, target.validator) & descendants(reads, target.column)
+                                 if by_name[name].kind not in RECOMPUTABLE_KINDS)
+                problems.append(
+                    f"{where}: validator {target.validator!r} reads {target.column!r} only through model columns "
+                    f"({', '.join(map(repr, through))}), which keep their first values during a repair, so a repaired "
+                    f"answer could not change the verdict; let the validator read {target.column!r} directly or "
+                    "through expression and validator columns"
+                )
+                continue
             earlier = repaired_by.get(target.validator)
             if earlier is not None:
                 problems.append(
@@ -125,6 +135,23 @@ def repair_problems(spec: DatasetSpec, reads: dict[str, set[str]]) -> list[str]:
         else:
             problems.extend(_dialogue_reach_problems(target, reads, by_name))
     return problems
+
+
+def _reached_through_recomputable(reads, by_name, column: str, validator: str) -> bool:
+    """Whether some chain of reads leads from `column` to `validator` through recomputable columns only."""
+    readers: dict[str, set[str]] = {}
+    for name, names in reads.items():
+        for read in names:
+            readers.setdefault(read, set()).add(name)
+    seen, stack = set(), [column]
+    while stack:
+        for reader in readers.get(stack.pop(), ()):
+            if reader == validator:
+                return True
+            if reader not in seen and reader in by_name and by_name[reader].kind in RECOMPUTABLE_KINDS:
+                seen.add(reader)
+                stack.append(reader)
+    return False
 
 
 def _dialogue_reach_problems(target: RepairTarget, reads, by_name) -> list[str]:

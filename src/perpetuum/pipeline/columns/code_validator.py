@@ -77,6 +77,8 @@ class CodeValidator(Validator):
         isolation: Literal["auto", "namespaces", "user_namespaces", "rlimits_only"] = "auto"
         parallel: int = Field(default=2, ge=1, le=64, description="Sandboxes running at once in this process.")
 
+    templated = ("tests",)
+
     def __init__(self, options) -> None:
         super().__init__(options)
         try:

@@ -52,6 +52,7 @@ __all__ = [
     "get_validator",
     "available_validators",
     "build_validator",
+    "template_options",
     "ValidatorRunner",
     "check_column",
 ]
@@ -81,6 +82,8 @@ class Validator(ABC):
 
     `depends_on_run` is True for kinds whose verdict also depends on something given only to the run that made the
     data (e.g. reference files named by an environment variable), which the review desk therefore cannot re-check.
+    `templated` names the options that are Jinja templates rendered with the record: the columns they read are
+    checked to exist and run before the validator.
     """
 
     class Options(BaseModel):
@@ -88,6 +91,7 @@ class Validator(ABC):
 
     options: Any
     depends_on_run: bool = False
+    templated: tuple[str, ...] = ()
 
     def __init__(self, options) -> None:
         self.options = options
@@ -122,6 +126,15 @@ def available_validators() -> list[str]:
 
 def get_validator(kind: str) -> type[Validator]:
     return VALIDATORS.get(kind)
+
+
+def template_options(kind: str) -> tuple[str, ...]:
+    """The options of validator kind `kind` that are Jinja templates (none for a kind that is not registered: the
+    spec check reports that)."""
+    try:
+        return tuple(get_validator(kind).templated)
+    except ValidatorSetupError:
+        return ()
 
 
 def build_validator(kind: str, options: dict[str, Any]) -> Validator:
@@ -239,7 +252,10 @@ class RegexValidator(Validator):
         match = getattr(self.regex, self.options.mode)(text)
         if match:
             return ValidationOutcome(True, f"matched {match.group(0)[:60]!r}")
-        return ValidationOutcome(False, f"no {self.options.mode} of /{self.options.pattern}/")
+        flags = ", ignoring case" if self.options.ignore_case else ""
+        if self.options.mode == "fullmatch":
+            return ValidationOutcome(False, f"the whole text must match /{self.options.pattern}/{flags}; it does not")
+        return ValidationOutcome(False, f"nothing in the text matches /{self.options.pattern}/{flags}")
 
 
 async def check_column(column: "ValidatorColumn", validator: Validator, record: dict[str, Any]) -> dict:
