@@ -1,8 +1,8 @@
 """Each recipe end to end on the real embedded model (SmolLM2-135M through llama.cpp), one record, short outputs.
 
-The recipes are run as shipped except for shorter model outputs, so these tests check the wiring (samplers, shipped
-data, prompts, repairs, validators, judge, filters, files) rather than the quality, which benchmarks/recipe_*.py
-measure.
+The recipes are run as shipped except for shorter model outputs and one repair attempt, so these tests check the
+wiring (samplers, shipped data, prompts, repairs, validators, judge, filters, files) rather than the quality, which
+benchmarks/recipe_*.py measure.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def all_records(folder) -> list[dict]:
 def test_tinystories_runs_by_name_and_checks_every_story(tmp_path):
     spec = load_recipe("tinystories")
     spec.column("story").params.max_tokens = 48
+    spec.column("story").repair.attempts = 1
     result = generate(spec, 1, tmp_path / "stories", progress=False)
     assert result.n_failed == 0, result.card["records"]["failed_by_reason"]
     [record] = all_records(tmp_path / "stories")
@@ -53,6 +54,7 @@ def test_math_dialogues_runs_by_name_on_a_real_problem_and_checks_the_final_answ
     lesson = spec.column("lesson")
     lesson.turns = 2
     lesson.roles[1].params.max_tokens = 64
+    lesson.roles[1].repair.attempts = 1
     result = generate(spec, 1, tmp_path / "lessons", progress=False)
     assert result.n_failed == 0, result.card["records"]["failed_by_reason"]
     [record] = all_records(tmp_path / "lessons")
@@ -71,6 +73,7 @@ def test_python_exercises_runs_by_name_and_runs_every_solution_in_the_sandbox(tm
     spec = load_recipe("python_exercises")
     for name, max_tokens in (("exercise_answer", 160), ("passage", 32)):
         spec.column(name).params.max_tokens = max_tokens
+    spec.column("exercise_answer").repair.attempts = 1
     result = generate(spec, 1, tmp_path / "exercises", progress=False)
     assert result.n_failed == 0, result.card["records"]["failed_by_reason"]
     [record] = all_records(tmp_path / "exercises")
