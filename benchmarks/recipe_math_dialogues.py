@@ -1,11 +1,14 @@
-"""`recipe:math_dialogues` on the embedded model: how many teacher claims are checkable, and how many are wrong.
+"""`recipe:math_dialogues` on the embedded model: how many final answers match GSM8K's gold answer, how many teacher
+claims are checkable, and how many are wrong.
 
     PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/recipe_math_dialogues.py           # 50 dialogues
     PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/recipe_math_dialogues.py -n 3 --turns 2   # a smoke run
     PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/recipe_math_dialogues.py -n 30 --turns 4 --teacher-max-tokens 100
 
 Generates the dialogues with the recipe as shipped (the number of messages can be lowered with --turns), then
-reports: kept, dropped and failed records with reasons; the share of dialogues with flagged (wrong) teacher claims,
+reports: kept, dropped and failed records with reasons; the dialogues whose final answer matches the gold answer
+(of those requested and of those generated, and how many needed the teacher's turn repaired); the share of dialogues
+with flagged (wrong) teacher claims,
 over all dialogues and over those with at least one checkable claim; claims checked; the share of students who said
 "I understand"; messages per dialogue; the judge's mean grades; tokens and wall time; the flagged claims
 themselves. Prints a table and writes benchmarks/results/recipe_math_dialogues.json.
@@ -30,7 +33,7 @@ from recipe_runs import add_run_options, finished_run, git_commit, machine, prin
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "recipe_math_dialogues.json"
-CRITERIA = ("clarity", "misconception")
+CRITERIA = ("clarity", "correctness")
 
 
 def read_records(folder: Path) -> list[dict]:
@@ -75,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     flagged = [c for c in checks if c["flags"]]
     graded = [r["grade"]["scores"] for r in records if isinstance(r.get("grade"), dict)]
     teacher_messages = [m for r in records for m in r["lesson"] if m["role"] == "teacher"]
-    by_topic = Counter(r["topic"] for r in records)
-    flagged_by_topic = Counter(r["topic"] for r in records if r["claim_check"]["flags"])
+    gold = sum(bool(r["answer_check"]["passed"]) for r in records)
+    answers_found = Counter(r["answer_check"].get("how", "none") for r in records)
     report = {
         "benchmark": "recipe_math_dialogues",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -99,12 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         "student_understood_share": sum(bool(r["student_understood"]) for r in records) / len(records)
         if records else None,
         "judge_means": {name: statistics.fmean(s[name] for s in graded) for name in CRITERIA} if graded else {},
-        "by_topic": {topic: {"dialogues": count, "flagged": flagged_by_topic[topic]}
-                     for topic, count in sorted(by_topic.items())},
+        "gold_answer_matches": gold,
+        "gold_answer_share_of_requested": gold / card["records"]["requested"] if card["records"]["requested"] else None,
+        "gold_answer_share_of_generated": gold / len(records) if records else None,
+        "final_answer_found_by": dict(answers_found),
+        "teacher_repairs": (card.get("repairs") or {}).get("lesson.teacher"),
+        "judges": card.get("judges"),
         "tokens": card["tokens"],
         "wall_seconds": wall,
         "completion_tokens_per_second": card.get("completion_tokens_per_second"),
-        "flags": [{"topic": r["topic"], "subtopic": r["subtopic"], **flag}
+        "flags": [{"problem": r["problem"]["id"], **flag}
                   for r in records for flag in r["claim_check"]["flags"]][:40],
         "example": records[0] if records else None,
     }
@@ -114,12 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
 def print_report(report: dict) -> None:
     print_record_counts("math_dialogues", report["records"])
     share = report["flagged_share"]
     share_with = report["flagged_share_of_dialogues_with_claims"]
     rows = [
         ("dialogues (generated)", f"{report['dialogues']}"),
+        ("final answer = gold answer", f"{report['gold_answer_matches']}"),
+        ("  share of requested", _percent(report["gold_answer_share_of_requested"])),
         ("with at least one checkable claim", f"{report['dialogues_with_checkable_claims']}"),
         ("with a flagged (wrong) claim", f"{report['dialogues_with_flagged_claims']}"),
         ("flagged share, all dialogues", "n/a" if share is None else f"{share:.0%}"),
@@ -135,7 +148,7 @@ def print_report(report: dict) -> None:
     for label, value in rows:
         print(f"  {label:<40}{value:>16}")
     for flag in report["flags"][:10]:
-        print(f"  flag, turn {flag['turn']} ({flag['topic']}): {flag['claim']!r}: {flag['reason']}; "
+        print(f"  flag, turn {flag['turn']} ({flag['problem']}): {flag['claim']!r}: {flag['reason']}; "
               f"expected {flag['expected']!r}")
 
 

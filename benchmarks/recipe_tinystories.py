@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "recipe_tinystories.json"
 REAL_STORIES = REPO.parent / "shared" / "datasets" / "tinystories" / "stories.txt.gz"
 HELD_OUT_EVERY = 10  # scripts/build_child_vocabulary.py leaves out stories 0, 10, 20, ...
-CHECKS = ("length_check", "words_used", "vocabulary_check")
+CHECKS = ("length_check", "words_used", "vocabulary_check", "not_copied")
 CRITERIA = ("grammar", "creativity", "consistency")
 
 

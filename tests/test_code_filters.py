@@ -1,10 +1,17 @@
-"""The spec filters that pull Python out of model answers: `code`, `asserts`, `python_stub`, `function_name`."""
+"""The spec filters that pull Python out of model answers: `code`, `asserts`, `definitions`, `python_stub`,
+`function_name`."""
 
 from __future__ import annotations
 
 import pytest
 
-from perpetuum.pipeline.code_filters import assert_statements, function_name, python_stub, strip_code_fences
+from perpetuum.pipeline.code_filters import (
+    assert_statements,
+    function_name,
+    python_definitions,
+    python_stub,
+    strip_code_fences,
+)
 from perpetuum.pipeline.templates import render
 
 FUNCTION = "def f(x):\n    return x"
@@ -59,3 +66,55 @@ def test_python_stub_and_function_name_read_the_first_function():
     assert python_stub("x = 1") == python_stub("def (") == ""
     assert function_name("not python") == ""
     assert render("{{ s | function_name }}: {{ s | python_stub }}", {"s": FUNCTION}) == "f: def f(x):\n    ..."
+
+
+EXERCISE = """Here is the exercise:
+```python
+import math
+
+@functools.cache
+def area(r):
+    \"\"\"Area of a circle of radius r.\"\"\"
+    return math.pi * r ** 2
+
+UNIT = "cm"
+example = area(2)
+print(area(1))
+assert round(area(1), 2) == 3.14
+assert area(0) == 0.0
+assert area(2) == area(2)
+assert area(3) == 3 * 3 * math.pi
+assert not area(0)
+assert isinstance(area(1), float)
+assert [0.0] == [area(0)]
+assert math.pi > 3
+if __name__ == "__main__":
+    print(area(5))
+```"""
+
+
+def test_asserts_calling_a_function_keep_only_tests_against_a_fixed_expected_value():
+    kept = assert_statements(EXERCISE, calling="area")
+    assert kept.splitlines() == ["assert round(area(1), 2) == 3.14", "assert area(0) == 0.0", "assert not area(0)",
+                                 "assert [0.0] == [area(0)]"]
+    # computed expectations (which may restate the solution), type checks and asserts on other code are dropped
+    assert "area(2) == area(2)" not in kept and "3 * 3 * math.pi" not in kept and "isinstance" not in kept
+    assert render('{{ a | asserts(calling="area") }}', {"a": EXERCISE}) == kept
+    assert assert_statements(EXERCISE, calling="volume") == ""
+
+
+def test_asserts_calling_a_function_also_come_from_test_functions_and_the_main_block_never_the_solution():
+    answer = ("def half(x):\n    assert half(4) == 2\n    return x / 2\n\n"
+              "def test_half():\n    assert half(4) == 2\n    value = 3\n\n"
+              "if __name__ == '__main__':\n    assert half(1) == 0.5\n    print(half(2))\n")
+    assert assert_statements(answer, calling="half") == "assert half(4) == 2\nassert half(1) == 0.5"
+    assert assert_statements(answer) == ""  # without `calling`, only top-level asserts, as before
+
+
+def test_definitions_keep_imports_functions_and_constants_as_written():
+    assert python_definitions(EXERCISE) == (
+        'import math\n\n@functools.cache\ndef area(r):\n    """Area of a circle of radius r."""\n'
+        '    return math.pi * r ** 2\n\nUNIT = "cm"'
+    )
+    assert render("{{ a | definitions }}", {"a": EXERCISE}) == python_definitions(EXERCISE)
+    assert python_definitions("def broken(:\n    pass") == "def broken(:\n    pass"  # the sandbox reports it

@@ -80,6 +80,26 @@ def test_a_missing_reference_file_is_a_setup_error_naming_the_key(tmp_path):
     assert raised.value.path == "references[0]" and "does not exist" in str(raised.value)
 
 
+def test_a_relative_reference_is_read_beside_the_spec_file_and_else_from_the_working_directory(tmp_path,
+                                                                                               monkeypatch):
+    from perpetuum.pipeline.spec import SpecError, load_spec
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "held_out.txt").write_text(" ".join(WORDS))
+    spec_text = ("name: t\ncolumns:\n  - {name: text, kind: sampler, sampler: category, values: [a]}\n"
+                 "  - {name: clean, kind: validator, validator: decontamination, target: text, references: [%s]}\n")
+    spec_file = tmp_path / "specs" / "spec.yaml"
+    spec_file.write_text(spec_text % "held_out.txt")
+    monkeypatch.chdir(tmp_path)
+    assert load_spec(spec_file).column("clean").options["references"] == [str(tmp_path / "specs" / "held_out.txt")]
+    (tmp_path / "beside_the_run.txt").write_text(" ".join(WORDS))
+    spec_file.write_text(spec_text % "beside_the_run.txt")  # not beside the spec: the working directory's
+    assert load_spec(spec_file).column("clean").options["references"] == ["beside_the_run.txt"]
+    spec_file.write_text(spec_text % "nowhere.txt")
+    with pytest.raises(SpecError, match=r"columns\[1\]\.references\[0\]: reference file 'nowhere.txt' does not exist"):
+        load_spec(spec_file)
+
+
 @pytest.mark.skipif(not HUMANEVAL.is_file(), reason="the shared HumanEval file is not here")
 def test_humaneval_problems_are_found_even_reformatted_and_fresh_code_is_not():
     index = NgramIndex.from_files([HUMANEVAL])

@@ -1,7 +1,8 @@
-"""The phi-1 recipe (`recipe:python_exercises`): the shipped spec, and a whole run through its real columns,
-code filters, sandbox and decontamination with a scripted backend that answers one passing, one failing, one crashing,
-one contaminated exercise and one answer without code, so that the card's pass rate and reasons can be checked
-exactly."""
+"""The phi-1 recipe (`recipe:python_exercises`): the shipped spec, and a whole run through its real columns, code
+filters, sandbox, self-debug repair and decontamination with a scripted backend that answers one passing exercise,
+one that fails and is fixed when shown its failing assert, one that keeps crashing, one copied from HumanEval (found
+by the shipped reference data, with nothing configured), one whose only asserts restate the solution and one answer
+without code, so that the card's figures can be checked exactly."""
 
 from __future__ import annotations
 
@@ -17,58 +18,68 @@ from perpetuum.pipeline import generate
 from perpetuum.pipeline.spec import load_spec
 from perpetuum.recipes import recipe_path
 
-BENCHMARK_TEXT = (
-    "def below_zero(operations: List[int]) -> bool:\n"
-    '    """ You are given a list of deposit and withdrawal operations on a bank account that starts with\n'
-    "    zero balance. Your task is to detect if at any point the balance of account falls below zero\n"
+HUMANEVAL_COPY = (  # HumanEval/0 as a model that memorised it would write it
+    "from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n"
+    '    """ Check if in given list of numbers, are any two numbers closer to each other than\n    given threshold.\n'
+    '    """\n    for idx, elem in enumerate(numbers):\n        for idx2, elem2 in enumerate(numbers):\n'
+    "            if idx != idx2:\n                distance = abs(elem - elem2)\n"
+    "                if distance < threshold:\n                    return True\n\n    return False\n\n"
+    "assert has_close_elements([1.0, 2.8, 3.0], 0.3)\nassert not has_close_elements([1.0, 2.0], 0.5)"
 )
-# topic -> (the exercise answer, the tests answer), written as a small model writes them: prose around the code,
-# and tests that repeat the function before their asserts.
+# topic -> (the first answer, the answer to a repair request), written as a small model writes them: prose around
+# the code, example calls and prints beside the asserts.
 EXERCISES = {
-    "alpha": (  # correct
+    "alpha": (  # correct at once
         'Here is the exercise:\n```python\ndef total(values: list[int]) -> int:\n    """Sum of the values."""\n'
-        "    return sum(values)\n```\nIt adds the values.",
-        "```python\ndef total(values):\n    return 0\n\nassert total([1, 2, 3]) == 6\nassert total([]) == 0\n```",
+        "    return sum(values)\n\nprint(total([1, 2]))\nassert total([1, 2, 3]) == 6\nassert total([]) == 0\n```\n"
+        "It adds the values.",
+        None,
     ),
-    "beta": (  # wrong answer
-        '```python\ndef double(x: int) -> int:\n    """Twice x."""\n    return x + 2\n```',
-        "```python\nassert double(2) == 4\nassert double(5) == 10\n```",
+    "beta": (  # wrong, then fixed once shown the failing assert
+        '```python\ndef double(x: int) -> int:\n    """Twice x."""\n    return x + 2\n\nassert double(2) == 4\n'
+        "assert double(5) == 10\n```",
+        '```python\ndef double(x: int) -> int:\n    """Twice x."""\n    return x * 2\n\nassert double(2) == 4\n'
+        "assert double(5) == 10\n```",
     ),
-    "gamma": (  # crashes: calls a name it never defined
-        '```python\ndef shout(text: str) -> str:\n    """Upper-case text."""\n    return uppercase(text)\n```',
-        "```python\nassert shout('a') == 'A'\n```",
+    "gamma": (  # calls a name it never defined, every time
+        '```python\ndef shout(text: str) -> str:\n    """Upper-case text."""\n    return uppercase(text)\n\n'
+        "assert shout('a') == 'A'\n```",
+        None,
     ),
-    "delta": (  # passes its tests, but copies a benchmark problem
-        "```python\nfrom typing import List\n\n" + BENCHMARK_TEXT + '    """\n    balance = 0\n    for op in operations:\n        balance += op\n'
-        "        if balance < 0:\n            return True\n    return False\n```",
-        "```python\nassert below_zero([1, -2])\nassert not below_zero([1, 2])\n```",
+    "delta": (f"```python\n{HUMANEVAL_COPY}\n```", None),  # passes its tests, but copies a benchmark problem
+    "epsilon": (  # the only asserts compute their expected value with the solution's own formula
+        '```python\ndef area(r: float) -> float:\n    """Area of a square of side r."""\n    return r * r\n\n'
+        "assert area(3) == 3 * 3\nassert area(2) == area(2)\n```",
+        None,
     ),
-    "epsilon": (  # no code at all
-        "An exercise about epsilon would ask you to think hard about small numbers.",
-        "```python\nassert True\n```",
-    ),
+    "zeta": ("An exercise about zeta would ask you to think hard about small numbers.", None),  # no code at all
 }
+REPAIR_MARKER = "Your answer did not pass the check"
 
 
 class ScriptedTeacher(Backend):
-    """Answers the exercise prompt from the topic it names, the tests prompt from the function it names, and any
-    other prompt with a short passage."""
+    """Answers the exercise prompt from the topic it names (the fixed answer when asked again, if there is one) and
+    the passage prompt with a short passage; remembers every repair request it got."""
 
     max_concurrency = 4
     model_name = "scripted-teacher"
 
+    def __init__(self) -> None:
+        self.repair_requests: list[str] = []
+
     async def chat(self, messages, params: GenerationParams, json_schema=None) -> Completion:
-        prompt = messages[-1]["content"]
-        if prompt.startswith("Write a short") and "function about" in prompt:
-            topic = re.search(r"function about (\w+)", prompt).group(1)
-            text = EXERCISES[topic][0]
-        elif "assert statements that test" in prompt:
-            name = re.search(r"that test (\w*)", prompt).group(1)  # "" when the answer defined no function
-            text = next(tests for answer, tests in EXERCISES.values() if f"def {name}(" in answer or not name)
+        first = messages[1]["content"] if messages[0]["role"] == "system" else messages[0]["content"]
+        if "Python exercise about" in first:
+            topic = re.search(r"exercise about (\w+)", first).group(1)
+            answer, fixed = EXERCISES[topic]
+            if messages[-1]["content"].startswith(REPAIR_MARKER):
+                self.repair_requests.append(messages[-1]["content"])
+                answer = fixed or answer
+            text = answer
         else:
-            topic = re.search(r"example about (\w+)", prompt).group(1)
+            topic = re.search(r"example about (\w+)", first).group(1)
             text = f"A passage about {topic}: loops repeat work."
-        return Completion(text=text, prompt_tokens=len(prompt.split()), completion_tokens=len(text.split()),
+        return Completion(text=text, prompt_tokens=len(first.split()), completion_tokens=len(text.split()),
                           model=self.model_name, finish_reason="stop", seconds=0.0)
 
     async def complete(self, prompt: str, params: GenerationParams) -> Completion:
@@ -76,54 +87,68 @@ class ScriptedTeacher(Backend):
 
 
 def recipe_with_topics(topics: list[str]) -> dict:
-    spec = yaml.safe_load(recipe_path("python_exercises").read_text())
+    path = recipe_path("python_exercises")
+    spec = yaml.safe_load(path.read_text())
     topic = next(column for column in spec["columns"] if column["name"] == "topic")
     topic.update(values=topics, without_replacement=True)
+    for column in spec["columns"]:  # a dict spec has no folder to resolve the shipped data from
+        if column.get("validator") == "decontamination":
+            column["references"] = [str(path.parent / reference) for reference in column["references"]]
     return spec
 
 
 def test_the_recipe_ships_with_the_package_and_loads_by_name():
     spec = load_spec("recipe:python_exercises")
     kinds = {column.name: column.kind for column in spec.columns}
-    assert kinds["exercise_answer"] == kinds["tests_answer"] == kinds["passage"] == "llm_text"
+    assert kinds["exercise_answer"] == kinds["passage"] == "llm_text"
     assert kinds["solution"] == kinds["problem"] == kinds["tests"] == "expression"
-    assert spec.column("exercise_answer").drop and spec.column("tests_answer").drop
+    assert spec.column("exercise_answer").drop
+    assert spec.column("exercise_answer").repair.validator == "tests_pass"
     assert {kinds[name] for name in ("topic", "difficulty", "concept")} == {"sampler"}
     assert spec.column("tests_pass").validator == "code"
-    assert spec.column("exercise_not_contaminated").validator == "decontamination"
+    # HumanEval decontamination is on with no configuration, from the reference shipped with the package
+    for name in ("exercise_not_contaminated", "passage_not_contaminated"):
+        [reference] = spec.column(name).options["references"]
+        assert Path(reference) == recipe_path("python_exercises").parent / "data" / "humaneval.jsonl.gz"
     assert [getattr(rule, "column", None) for rule in spec.filters] == [
         None, "tests_pass", "exercise_not_contaminated", "passage_not_contaminated"]
+    order = spec.column_order()
+    assert order.index("tests") < order.index("tests_pass") < order.index("problem")
 
 
-def test_only_passing_clean_exercises_are_kept_and_the_card_says_why(tmp_path, monkeypatch):
-    reference = tmp_path / "benchmark.jsonl"
-    reference.write_text(json.dumps({"prompt": BENCHMARK_TEXT}) + "\n")
-    monkeypatch.setenv("PERPETUUM_DECONTAMINATION_REFERENCES", str(reference))
+def test_only_passing_clean_exercises_are_kept_after_self_debug_and_the_card_says_why(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERPETUUM_DECONTAMINATION_REFERENCES", raising=False)
+    teacher = ScriptedTeacher()
     started = time.monotonic()
-    result = generate(recipe_with_topics(list(EXERCISES)), 5, tmp_path / "out", progress=False,
-                      backends={"default": ScriptedTeacher()})
-    assert time.monotonic() - started < 60
-    [kept] = result.records
-    # The prose around the code and the function the tests repeated are gone; the problem is the signature and
-    # docstring alone, and the answers the columns were made from are not in the dataset.
-    assert kept["solution"] == 'def total(values: list[int]) -> int:\n    """Sum of the values."""\n    return sum(values)'
-    assert kept["problem"] == 'def total(values: list[int]) -> int:\n    """Sum of the values."""'
-    assert kept["tests"] == "assert total([1, 2, 3]) == 6\nassert total([]) == 0"
-    assert "exercise_answer" not in kept and "tests_answer" not in kept
+    result = generate(recipe_with_topics(list(EXERCISES)), 6, tmp_path / "out", progress=False,
+                      backends={"default": teacher})
+    assert time.monotonic() - started < 90
+    kept = {record["topic"]: record for record in result.records}
+    assert set(kept) == {"alpha", "beta"}
+    # The prose, the print and the asserts are out of the solution; the problem is the signature and docstring.
+    assert kept["alpha"]["solution"] == (
+        'def total(values: list[int]) -> int:\n    """Sum of the values."""\n    return sum(values)')
+    assert kept["alpha"]["problem"] == 'def total(values: list[int]) -> int:\n    """Sum of the values."""'
+    assert kept["alpha"]["tests"] == "assert total([1, 2, 3]) == 6\nassert total([]) == 0"
+    assert "return x * 2" in kept["beta"]["solution"]  # the repaired answer, its tests remade from it
+    assert "exercise_answer" not in kept["alpha"]
+    # Self-debug: the failing assert and what its left side gave were shown to the model.
+    beta_request = next(request for request in teacher.repair_requests if "double" in request)
+    assert "tests.py:2: assert double(5) == 10 (double(5) gave 7)" in beta_request and "tests_pass" in beta_request
     card = result.card
     tests_pass = card["validators"]["tests_pass"]
-    assert (tests_pass["checked"], tests_pass["passed"], tests_pass["pass_rate"]) == (5, 2, 0.4)
-    assert tests_pass["failure_reasons"] == {"failed (AssertionError)": 1, "failed (NameError)": 1,
-                                             "failed (SyntaxError)": 1}
+    assert (tests_pass["checked"], tests_pass["passed"]) == (6, 3)  # alpha, beta after repair, delta
+    assert tests_pass["failure_reasons"] == {"failed (NameError)": 1, "missing": 2}
+    repairs = card["repairs"]["exercise_answer"]
+    assert (repairs["first_try_passed"], repairs["after_repair_passed"], repairs["records_fixed"]) == (2, 3, 1)
     contaminated = card["validators"]["exercise_not_contaminated"]
-    assert (contaminated["checked"], contaminated["passed"]) == (5, 4)
+    assert (contaminated["checked"], contaminated["passed"]) == (6, 5)
     assert card["records"]["dropped_by_reason"] == {"filters[0]: {{ problem != '' }}": 1,
                                                     "filters[1]: tests_pass passed": 2,
                                                     "filters[2]: exercise_not_contaminated passed": 1}
     dropped = [json.loads(line) for line in Path(result.files["dropped"]).read_text().splitlines()]
-    details = sorted(str(item["detail"]) for item in dropped)
-    assert any("tests.py:2: assert double(5) == 10" in detail for detail in details)
-    assert any(detail.startswith("contaminated: shares") and "benchmark.jsonl#0" in detail for detail in details)
+    details = {item["record"]["topic"]: str(item["detail"]) for item in dropped}
+    assert details["epsilon"] == "missing: no tests to run"  # computed expectations are not tests
+    assert details["delta"].startswith("contaminated: shares") and "humaneval.jsonl.gz#0" in details["delta"]
     markdown = Path(result.files["card_markdown"]).read_text()
-    row = next(line for line in markdown.splitlines() if line.startswith("| tests_pass | code | 2 of 5 | 40.0% |"))
-    assert "failed (AssertionError) (1)" in row and "failed (NameError) (1)" in row
+    assert any(line.startswith("| tests_pass | code | 3 of 6 | 50.0% |") for line in markdown.splitlines())

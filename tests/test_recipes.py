@@ -10,7 +10,14 @@ from typer.testing import CliRunner
 
 from perpetuum.cli import app
 from perpetuum.pipeline.spec import SpecError, load_spec
-from perpetuum.recipes import RecipeError, available_recipes, describe_recipes, load_recipe, recipe_path
+from perpetuum.recipes import (
+    RECIPES_FOLDER,
+    RecipeError,
+    available_recipes,
+    describe_recipes,
+    load_recipe,
+    recipe_path,
+)
 from perpetuum.recipes.stories import (
     VOCABULARY_FOLDER,
     check_length,
@@ -22,21 +29,43 @@ from perpetuum.recipes.stories import (
 )
 
 runner = CliRunner()
+DATA_FOLDER = RECIPES_FOLDER / "data"
 
 # ---------------------------------------------------------------------------------------------- by name
 
 
 def test_the_shipped_recipes_are_listed_and_load():
-    assert {"tinystories", "math_dialogues"} <= set(available_recipes())
-    for name in ("tinystories", "math_dialogues"):
+    assert {"tinystories", "math_dialogues", "python_exercises"} <= set(available_recipes())
+    for name in ("tinystories", "math_dialogues", "python_exercises"):
         spec = load_spec(f"recipe:{name}")
         assert spec.name == name
         assert load_recipe(name).column_order() == spec.column_order()
 
 
-def test_recipe_word_lists_resolve_inside_the_package():
+def test_each_recipe_repairs_its_model_answers_with_its_objective_check():
+    stories, lessons, exercises = (load_recipe(name) for name in ("tinystories", "math_dialogues", "python_exercises"))
+    assert (stories.column("story").repair.validator, stories.column("story").repair.attempts) == ("words_used", 2)
+    teacher = lessons.column("lesson").roles[1]
+    assert teacher.name == "teacher" and teacher.repair.validator == "answer_check"
+    assert exercises.column("exercise_answer").repair.validator == "tests_pass"
+
+
+def test_no_recipe_filters_on_a_judge():
+    # On the default model every recipe's judge measured not informative (see each recipe's comment above its
+    # filters), so the recipes keep their judges for the card's measurement but never drop records on them.
+    for name in available_recipes():
+        spec = load_recipe(name)
+        assert [rule for rule in spec.filters if rule.kind == "score"] == [], name
+
+
+def test_recipe_word_lists_and_data_resolve_inside_the_package():
     spec = load_spec("recipe:tinystories")
     assert spec.column("noun").file == str(VOCABULARY_FOLDER / "nouns.txt")
+    assert spec.column("example").file == str(DATA_FOLDER / "tinystories_exemplars.jsonl.gz")
+    lessons = load_spec("recipe:math_dialogues")
+    assert lessons.column("problem").file == str(DATA_FOLDER / "gsm8k_train.jsonl.gz")
+    assert lessons.column("not_in_gsm8k_test").options["references"] == [
+        str(DATA_FOLDER / "gsm8k_test_questions.jsonl.gz")]
 
 
 def test_an_unknown_recipe_lists_the_available_ones():

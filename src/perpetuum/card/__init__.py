@@ -4,6 +4,8 @@
 - `signals`: collapse signals against the data it should resemble (tables: tails, rare categories, variances;
   text: diversity, and length and vocabulary against a reference corpus), with warnings;
 - `table`: the card of a synthetic table; `text`: the card of a generation run (records, checks, tokens, cost);
+- `judges`: each LLM judge of a run measured against its objective checks (AUC), and warnings on filters using one
+  that is not informative;
 - `writer`: the JSON + Markdown pair every card is written as.
 
     from perpetuum.card import table_card, write_table_card
@@ -11,6 +13,7 @@
     write_table_card(card, "synthetic.csv")      # synthetic.card.json + synthetic.card.md
 """
 
+from perpetuum.card.judges import judge_agreement
 from perpetuum.card.lineage import (
     card_paths,
     check_generation,
@@ -30,6 +33,7 @@ __all__ = [
     "check_generation",
     "file_sha256",
     "folder_sha256",
+    "judge_agreement",
     "parent_generation",
     "render_markdown",
     "render_table_card_markdown",

@@ -20,6 +20,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from perpetuum import __version__
+from perpetuum.card.judges import judge_agreement, judges_markdown
 from perpetuum.card.lineage import check_generation, file_sha256, parent_generation
 from perpetuum.card.repairs import repair_section, repairs_markdown
 from perpetuum.card.signals import text_signals
@@ -150,6 +151,7 @@ def build_card(
         },
         "validators": validator_summary(spec, entries),
         "repairs": repair_section(spec, entries, n_requested, lambda usage: cost(usage, backends, prices)[1]),
+        "judges": judge_agreement(spec, entries),
         "columns": columns,
         "column_order": spec.column_order(),
         "backends": backends,
@@ -291,6 +293,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                          f"| {rate} | {why or 'none'} |")
         lines.append("")
     lines += repairs_markdown(card.get("repairs"))
+    lines += judges_markdown(card.get("judges"))
     lines += ["## Columns", "", "| column | kind |", "| --- | --- |"]
     for column in card["columns"]:
         kind = column["kind"] + (f" ({column['sampler']})" if "sampler" in column else "")

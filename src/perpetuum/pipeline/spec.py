@@ -42,6 +42,7 @@ from perpetuum.pipeline.spec_models import (  # noqa: F401  (re-exported: the sp
     OutputConfig,
     PersonSampler,
     Price,
+    RecordsSampler,
     ScoreFilter,
     SubcategorySampler,
     UniformSampler,
@@ -191,7 +192,9 @@ def load_spec(source: DatasetSpec | dict | str | Path) -> DatasetSpec:
     """A validated spec from a DatasetSpec, a dict, a YAML/JSON file path, a named spec source such as a recipe
     ("recipe:tinystories", see `perpetuum.pipeline.spec_sources`), or a YAML string.
 
-    Relative `file:` paths of word samplers are read relative to the spec file's folder.
+    Relative `file:` paths of word and records samplers are read relative to the spec file's folder; so are a
+    decontamination validator's relative `references` that exist there (others stay relative to the working
+    directory).
     """
     if isinstance(source, DatasetSpec):
         return source
@@ -212,20 +215,46 @@ def load_spec(source: DatasetSpec | dict | str | Path) -> DatasetSpec:
         data = source
     if not isinstance(data, dict):
         raise SpecError(f"invalid dataset spec{where}: the top level must be a mapping with `name` and `columns`")
+    if base is not None:
+        data = _references_beside_spec(data, base)
     try:
         spec = DatasetSpec.model_validate(data, context={"base": base})
     except ValidationError as error:
         raise _spec_error(error, where) from None
     for i, column in enumerate(spec.columns):
-        if isinstance(column, WordsSampler) and column.file:
+        if isinstance(column, (WordsSampler, RecordsSampler)) and column.file:
             if base is not None and not Path(column.file).is_absolute():
                 column.file = str(base / column.file)
             if not Path(column.file).is_file():
+                what = "word list" if isinstance(column, WordsSampler) else "data file"
                 raise SpecError(
-                    f"invalid dataset spec{where}: 1 problem\n  columns[{i}].file: word list {column.file!r} "
+                    f"invalid dataset spec{where}: 1 problem\n  columns[{i}].file: {what} {column.file!r} "
                     "does not exist (relative paths are read from the spec file's folder)"
                 )
     return spec
+
+
+def _references_beside_spec(data: dict, base: Path) -> dict:
+    """`data` with each relative decontamination reference that exists in the spec's folder made absolute, before
+    validation builds the validators (which check that their files exist)."""
+    columns = data.get("columns")
+    if not isinstance(columns, list):
+        return data
+    resolved = []
+    for column in columns:
+        references = column.get("references") if isinstance(column, dict) else None
+        if _is_decontamination(column) and isinstance(references, list):
+            column = {**column, "references": [
+                str(base / item) if isinstance(item, str) and not Path(item).is_absolute() and (base / item).is_file()
+                else item
+                for item in references
+            ]}
+        resolved.append(column)
+    return {**data, "columns": resolved}
+
+
+def _is_decontamination(column: Any) -> bool:
+    return isinstance(column, dict) and column.get("kind") == "validator" and column.get("validator") == "decontamination"
 
 
 def _looks_like_path(text: str) -> bool:

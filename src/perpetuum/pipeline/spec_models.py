@@ -193,6 +193,31 @@ class WordsSampler(_Sampler):
         return self
 
 
+class RecordsSampler(_Sampler):
+    """A whole record from a data file: a JSON Lines file (one object a line) or a CSV file with a header, either
+    optionally gzip-compressed (.jsonl, .jsonl.gz, .csv, .csv.gz). The value is a mapping of the record's fields
+    (only `fields` when given); `count` above 1 gives a list of that many distinct records."""
+
+    sampler: Literal["records"]
+    file: str
+    fields: list[str] | None = Field(default=None, min_length=1)
+    count: int = Field(default=1, ge=1)
+    without_replacement: bool = False
+
+    @field_validator("file")
+    @classmethod
+    def _check_format(cls, file: str) -> str:
+        if not file.lower().removesuffix(".gz").endswith((".jsonl", ".csv")):
+            raise ValueError(f"{file!r}: give a .jsonl or .csv file (optionally .gz)")
+        return file
+
+    @model_validator(mode="after")
+    def _check_count(self):
+        if self.without_replacement and self.count != 1:
+            raise ValueError("without_replacement works with count: 1")
+        return self
+
+
 class PersonSampler(_Sampler):
     """A persona from Faker (seeded per record): a dict of the named Faker fields, plus `age` if listed."""
 
@@ -399,6 +424,7 @@ SAMPLER_TYPES = {
     "normal": NormalSampler,
     "integer": IntegerSampler,
     "words": WordsSampler,
+    "records": RecordsSampler,
     "person": PersonSampler,
 }
 COLUMN_KINDS = {

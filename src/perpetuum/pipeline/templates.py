@@ -3,7 +3,7 @@
 Templates run in Jinja's immutable sandbox because a spec may come from someone else; a name the record lacks is
 an error (StrictUndefined) rather than an empty string silently sent to a model. Filters added to Jinja's own:
 `to_json` (a value as JSON) and the code filters of perpetuum.pipeline.code_filters (`code`, `asserts`,
-`python_stub`, `function_name`), which keep the program in a model's answer and drop the prose around it.
+`definitions`, `python_stub`, `function_name`), which keep the program in a model's answer and drop the prose around it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from perpetuum.pipeline.code_filters import assert_statements, function_name, python_stub, strip_code_fences
+from perpetuum.pipeline.code_filters import (
+    assert_statements,
+    function_name,
+    python_definitions,
+    python_stub,
+    strip_code_fences,
+)
 
 __all__ = ["TemplateProblem", "referenced_names", "render", "compile_template"]
 
@@ -30,6 +36,7 @@ def environment() -> ImmutableSandboxedEnvironment:
     env.filters["to_json"] = _to_json
     env.filters["code"] = strip_code_fences
     env.filters["asserts"] = assert_statements
+    env.filters["definitions"] = python_definitions
     env.filters["python_stub"] = python_stub
     env.filters["function_name"] = function_name
     return env

@@ -9,7 +9,8 @@
 
 This package registers the `recipe:` spec source with the pipeline (`perpetuum.pipeline.spec_sources`). A recipe
 is an ordinary spec file: copy it (`recipe_path("tinystories")` says where it is) to change it. The
-validators a recipe calls live beside it (`stories.py`, `math_claims.py`), and its word lists under `vocabulary/`.
+validators a recipe calls live beside it (`stories.py`, `math_claims.py`, `final_answers.py`), its word lists under
+`vocabulary/`, and the real data it draws from or checks against under `data/` (see data/SOURCE.md).
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ def read_reference_texts(path: str | Path) -> list[tuple[str, str]]:
         content = handle.read()
     stem = path.name.removesuffix(".gz")
     if stem.endswith(".jsonl"):
-        items = [json.loads(line) for line in content.splitlines() if line.strip()]
+        # Split at "\n" only: splitlines() also breaks at U+2028, which JSON strings may hold unescaped.
+        items = [json.loads(line) for line in content.split("\n") if line.strip()]
         return [(f"{path.name}#{i}", text_of(item)) for i, item in enumerate(items)]
     if stem.endswith(".json"):
         data = json.loads(content)

@@ -1,4 +1,5 @@
-"""Sampler columns: categories, sub-categories, numbers, word lists and Faker personas, seeded per record.
+"""Sampler columns: categories, sub-categories, numbers, word lists, records of a data file and Faker personas,
+seeded per record.
 
 A record's draw uses a generator seeded from (run seed, record index, column name), so it never depends on which
 records ran before it. Sampling without replacement shuffles the whole value set once per run (seeded from the
@@ -22,6 +23,7 @@ from perpetuum.pipeline.spec import (
     IntegerSampler,
     NormalSampler,
     PersonSampler,
+    RecordsSampler,
     SpecError,
     SubcategorySampler,
     UniformSampler,
@@ -175,6 +177,32 @@ class WordsRunner(SamplerRunner):
         return [self._words[i] for i in rng.choice(len(self._words), size=self.column.count, replace=False)]
 
 
+class RecordsRunner(SamplerRunner):
+    column: RecordsSampler
+
+    def prepare(self):
+        from perpetuum.pipeline.columns.record_files import read_records
+
+        records = read_records(self.column.file, self.column.fields)
+        if self.column.count > len(records):
+            raise SpecError(
+                f"column {self.name!r}: count {self.column.count} is more than the {len(records)} records in "
+                f"{self.column.file}"
+            )
+        self._records = records
+        if self.column.without_replacement:
+            self._permutation = [records[i] for i in self._column_rng().permutation(len(records))]
+
+    async def compute(self, record, context):
+        if self._permutation is not None:
+            return _plain(self._from_permutation(context.index))
+        rng = self._rng(context)
+        if self.column.count == 1:
+            return _plain(self._records[int(rng.integers(len(self._records)))])
+        chosen = rng.choice(len(self._records), size=self.column.count, replace=False)
+        return [_plain(self._records[i]) for i in chosen]
+
+
 class PersonRunner(SamplerRunner):
     column: PersonSampler
 
@@ -215,6 +243,7 @@ _RUNNERS = {
     "normal": NormalRunner,
     "integer": IntegerRunner,
     "words": WordsRunner,
+    "records": RecordsRunner,
     "person": PersonRunner,
 }
 
