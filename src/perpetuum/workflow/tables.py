@@ -79,6 +79,7 @@ def synthesize(
     query: str | None = None,
     encoding: str = "utf-8",
     generation: int | None = None,
+    params: dict | None = None,
     verbose: bool = False,
 ) -> TableRun:
     """Fit a synthesizer on a table and write `n` synthetic rows to `output`, with a dataset card and a report.
@@ -88,6 +89,8 @@ def synthesize(
     the output (OUTPUT_STEM.report.html / .json). With `conditions` (rows are then not comparable with the whole
     table) or `report=False`, no report is written and every row is used for fitting. The card
     (OUTPUT_STEM.card.json / .md) is always written: lineage and collapse signals against the fitted rows.
+    `params`: further synthesizer parameters, e.g. {"epsilon": 1.0, "delta": 1e-6} for dp-aim and dp-mst (their
+    privacy ledger then goes on the card and into the report).
     """
     check_row_count(n)
     output = Path(output)
@@ -103,7 +106,7 @@ def synthesize(
         train, holdout = split_holdout(frame, holdout_share, seed)
     else:
         train, holdout = frame, None
-    synthesizer, fit_seconds = fit_synthesizer(train, model, schema, seed, verbose=verbose)
+    synthesizer, fit_seconds = fit_synthesizer(train, model, schema, seed, verbose=verbose, params=params)
     synthetic, sample_seconds = sample_rows(synthesizer, n, conditions, seed, verbose=verbose)
     write_table(synthetic, output)
     card, files = write_table_card_beside(train, synthetic, output, synthesizer, seed=seed, generation=generation,

@@ -52,6 +52,7 @@ def report_context(evaluation) -> dict:
     params = metadata.pop("params", None) or {}
     synthesizer = metadata.pop("synthesizer", None)
     stage_seconds = {key: metadata.pop(key) for key in ("fit_seconds", "sample_seconds") if key in metadata}
+    privacy_ledger = metadata.pop("differential_privacy", None)
     privacy = results["privacy"]
     return {
         "version": _version(),
@@ -71,6 +72,7 @@ def report_context(evaluation) -> dict:
         "utility_rows": metric_rows(evaluation, "utility"),
         "top_features": (results["utility"].get("feature_importance") or {}).get("top_features"),
         "privacy": privacy,
+        "privacy_ledger": privacy_ledger,
         "privacy_rows": [row for row in metric_rows(evaluation, "privacy") if row["metric"].key != "anonymeter"],
         "anonymeter": _anonymeter(privacy.get("anonymeter")),
         "anonymeter_metric": METRIC_BY_KEY["anonymeter"],
