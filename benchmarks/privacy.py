@@ -16,7 +16,7 @@ the holdout; 0.5 ideal) and exact copies. Fit seconds are wall-clock time.
 The peer is smartnoise-synth's AIM and MST. It cannot share an environment with OpenDP 0.16 (it pins opendp < 0.15),
 so it runs in its own (benchmarks/setup_privacy_peer.sh builds .venv-privacy-peer), as a child process given the
 same training rows (`--peer-python` points at another interpreter). Both private pipelines get the same settings:
-delta 1e-6, 10 % of epsilon for numeric bounds, AIM limited to 30 rounds and 10 MB models. Perpetuum's pipeline
+delta 1e-6, 10 % of epsilon for numeric bounds, AIM limited to 12 rounds and 10 MB models. Perpetuum's pipeline
 also discovers every category set privately; smartnoise takes them from the data without charging the budget.
 
 The "default+filters" row applies the privacy filters of issue 16 part 3 through `privacy_filters_hook`; while those

@@ -22,7 +22,7 @@ import pandas as pd
 CONTINUOUS = ["age", "fnlwgt", "capital-gain", "capital-loss", "hours-per-week"]
 ORDINAL = ["education-num"]
 PREPROCESSOR_SHARE = 0.1  # the same share Perpetuum's pipeline spends on numeric bounds
-AIM_SETTINGS = {"max_model_size": 10, "rounds": 30}  # the same limits as Perpetuum's dp-aim defaults
+AIM_SETTINGS = {"max_model_size": 10, "rounds": 12}  # the same limits as Perpetuum's dp-aim defaults
 
 
 def main(mechanism: str, epsilon: float, delta: float, train_path: str, output_path: str, info_path: str) -> None:
