@@ -166,3 +166,16 @@ def test_mst_budget_is_lowered_only_as_far_as_opendp_needs():
     usable = model._usable_table_rho(0.15, 6)
     assert usable < 0.15 and usable == pytest.approx(0.15, rel=1e-9)
     assert _mst_selection_fits(usable, 6, 0.5, 0.9)
+
+
+def test_synthesize_puts_the_ledger_in_the_report_and_on_the_card(tmp_path):
+    pytest.importorskip("opendp.extras.mbi")
+    from perpetuum.workflow import synthesize
+
+    run = synthesize(_table(300), 200, tmp_path / "private.csv", model="dp-mst", seed=0, privacy_attacks=False,
+                     params={"epsilon": 2.0, "delta": 1e-6, **FAST})
+    html = (tmp_path / "private.report.html").read_text()
+    assert "Differential privacy ledger" in html and "preprocessing" in html
+    report = json.loads((tmp_path / "private.report.json").read_text())
+    assert report["metadata"]["differential_privacy"]["budget"]["epsilon"] == 2.0
+    assert run.card["differential_privacy"]["spent"]["epsilon"] <= 2.0 + 1e-9
