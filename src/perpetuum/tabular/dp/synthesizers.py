@@ -190,11 +190,12 @@ class MarginalSynthesizer(Synthesizer):
         for spec in schema.columns:
             name = internal[spec.name]
             if spec.name in bins:
-                codes = bins[spec.name].encode(_numbers(frame[spec.name], spec))
-                present = codes != bins[spec.name].missing_code
-                columns[name] = pl.Series(name, np.where(present, codes, 0), dtype=pl.UInt32).set(
-                    pl.Series(~present), None) if (~present).any() else pl.Series(name, codes, dtype=pl.UInt32)
-                keys[name] = list(range(bins[spec.name].missing_code))
+                column_bins = bins[spec.name]
+                codes = column_bins.encode(_numbers(frame[spec.name], spec))
+                # missing values go in as nulls: OpenDP gives null the last cell, which is our missing code
+                columns[name] = pl.Series(name, [None if code == column_bins.missing_code else int(code)
+                                                 for code in codes], dtype=pl.UInt32)
+                keys[name] = list(range(column_bins.missing_code))
             else:
                 columns[name] = pl.Series(name, [None if _missing(value) else str(value)
                                                  for value in frame[spec.name]], dtype=pl.String)
