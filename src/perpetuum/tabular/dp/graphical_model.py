@@ -31,13 +31,14 @@ class GraphicalModel:
     @classmethod
     def from_mbi(cls, model) -> "GraphicalModel":
         potentials = model.potentials
-        cliques = [tuple(clique) for clique in potentials.cliques]
+        factors = [potentials[clique] for clique in potentials.cliques]
         domain = potentials.domain
         return cls(
             columns=list(domain.attrs),
             sizes=[int(size) for size in domain.shape],
-            cliques=cliques,
-            log_potentials=[np.asarray(potentials[clique].values, dtype=np.float64) for clique in cliques],
+            # a factor's axes follow its own domain's order, which need not be its clique's: keep the axes' order
+            cliques=[tuple(factor.domain.attrs) for factor in factors],
+            log_potentials=[np.asarray(factor.values, dtype=np.float64) for factor in factors],
         )
 
     def to_state(self) -> tuple[dict, dict[str, np.ndarray]]:
