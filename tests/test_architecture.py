@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "perpetuum"
 LAYERS: list[tuple[str, ...]] = [
     ("perpetuum", "errors", "progress", "markdown"),  # the root (its version), errors, progress bars, inert Markdown
     ("registry",),  # the name-to-class registry behind every plug-in
-    ("privacy",),  # personal identifiers found and replaced, record distances, privacy filters
+    ("privacy",),  # personal identifiers, record distances, privacy filters; the ledger of DP releases
     ("datasets", "schema", "llm", "sandbox"),  # shipped tables; reading sources and schemas; model backends; sandbox
     ("tabular", "evaluate"),  # synthesizers; metrics and the evaluation report
     ("card",),  # the dataset card: lineage, collapse signals, the JSON + Markdown writer

@@ -403,3 +403,13 @@ def test_a_mixed_type_column_is_reported_as_one_warning_line(tmp_path):
     assert "Warning: column 'code' mixes numbers" in result.output
     assert "_warn_if_mixed" not in result.output and "UserWarning" not in result.output
     assert len(pd.read_csv(tmp_path / "out.csv")) == 5
+
+
+def test_a_private_model_without_a_budget_says_which_option_is_missing(small_csv, tmp_path):
+    result = invoke("fit", small_csv, "--model", "dp-mst", "--delta", "1e-6", "-o", tmp_path / "model")
+    assert_clean_error(result, "epsilon is required")
+
+
+def test_a_budget_given_to_a_model_that_takes_none_is_an_error(small_csv, tmp_path):
+    result = invoke("fit", small_csv, "--model", "fast", "--epsilon", "1", "-o", tmp_path / "model")
+    assert_clean_error(result, "does not take these parameters")

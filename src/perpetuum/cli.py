@@ -165,6 +165,16 @@ WhereOption = Annotated[
         show_default=False,
     ),
 ]
+EpsilonOption = Annotated[
+    Optional[float],
+    typer.Option("--epsilon", help="Privacy budget epsilon, required by the private models (dp-aim, dp-mst).",
+                 show_default=False),
+]
+DeltaOption = Annotated[
+    Optional[float],
+    typer.Option("--delta", help="Privacy budget delta, required by the private models; well below 1/rows.",
+                 show_default=False),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or messages, only errors.")]
 GenerationOption = Annotated[
     Optional[int],
@@ -180,6 +190,11 @@ GenerationOption = Annotated[
 
 
 # ---------------------------------------------------------------------------------------------- commands
+
+
+def _privacy_params(epsilon: float | None, delta: float | None) -> dict:
+    """--epsilon/--delta as synthesizer parameters; only given ones, so models without a budget are not offered one."""
+    return {name: value for name, value in (("epsilon", epsilon), ("delta", delta)) if value is not None}
 
 
 @app.callback()
@@ -212,6 +227,8 @@ def fit(
         ),
     ] = None,
     seed: SeedOption = 0,
+    epsilon: EpsilonOption = None,
+    delta: DeltaOption = None,
     table: TableOption = None,
     query: QueryOption = None,
     encoding: EncodingOption = "utf-8",
@@ -226,11 +243,14 @@ def fit(
       perpetuum fit adult.csv --model fast --seed 7 -o models/adult-fast
 
       perpetuum fit shop.db --table orders --schema orders.schema.json -o models/orders
+
+      perpetuum fit adult.csv --model dp-aim --epsilon 3 --delta 1e-6 -o models/adult-dp
     """
     from perpetuum.workflow import fit_synthesizer
 
     frame, _ = _read(data, table, query, encoding, verbose=not quiet)
-    synthesizer, seconds = fit_synthesizer(frame, model, schema, seed, verbose=not quiet)
+    synthesizer, seconds = fit_synthesizer(frame, model, schema, seed, verbose=not quiet,
+                                           params=_privacy_params(epsilon, delta))
     synthesizer.save(output)
     if not quiet:
         console.print(
@@ -347,6 +367,8 @@ def synthesize(
     query: QueryOption = None,
     encoding: EncodingOption = "utf-8",
     generation: GenerationOption = None,
+    epsilon: EpsilonOption = None,
+    delta: DeltaOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Fit a model on a table and write synthetic rows in one step (fit + sample, the model is not kept).
@@ -368,6 +390,8 @@ def synthesize(
       perpetuum synthesize adult.csv -n 5000 --model fast --where "income=>50K" -o rich.parquet
 
       perpetuum synthesize adult.csv -n 10000 -o out/synthetic.csv --no-report
+
+      perpetuum synthesize adult.csv -n 30000 --model dp-mst --epsilon 1 --delta 1e-6 -o private.csv
     """
     from perpetuum.workflow import synthesize as synthesize_table
 
@@ -376,7 +400,7 @@ def synthesize(
         data, rows, output, model=model, conditions=conditions, seed=seed, schema=schema,
         holdout_share=holdout_share, report=not no_report, target=target, privacy_attacks=not no_privacy_attacks,
         privacy_filters=not no_privacy_filters, table=table, query=query, encoding=encoding, generation=generation,
-        verbose=not quiet,
+        params=_privacy_params(epsilon, delta), verbose=not quiet,
     )
     if not quiet:
         held = f" ({len(run.holdout):,} held out for the report)" if run.holdout is not None else ""

@@ -119,6 +119,10 @@ def render_table_card_markdown(card: dict) -> str:
             "",
         ]
         lines += [f"- **Warning:** {markdown_text(text)}" for text in signals["warnings"]] or ["No warning."]
+    if card.get("differential_privacy"):
+        from perpetuum.privacy.ledger import ledger_markdown
+
+        lines += ["", "## Differential privacy ledger", "", ledger_markdown(card["differential_privacy"])]
     lines += ["", "## Synthesizer parameters", "", "```json",
               json.dumps(lineage["generator"]["params"], indent=2, ensure_ascii=False, default=str), "```", ""]
     return "\n".join(lines)

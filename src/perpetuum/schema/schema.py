@@ -52,12 +52,27 @@ class ColumnSpec(BaseModel):
     pii: PiiSpec | None = Field(
         None, description="personal identifier: replaced by fresh fakes, never learned; null to model the column"
     )
+    # Public knowledge about the column, never filled in from the data by inference: the differentially private
+    # synthesizers (dp-aim, dp-mst) use them instead of reading (and so leaking) the data's own categories or range.
+    categories: list | None = Field(
+        None, description="every label the column may hold (public knowledge, e.g. from the data's documentation)"
+    )
+    bounds: tuple[float, float] | None = Field(
+        None, description="[low, high] of a numeric column (public knowledge); values outside are clipped"
+    )
 
     @field_validator("name")
     @classmethod
     def _name_not_empty(cls, value: str) -> str:
         if not str(value).strip():
             raise ValueError("column name must not be empty")
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds_ordered(cls, value):
+        if value is not None and not value[0] <= value[1]:
+            raise ValueError(f"bounds must be [low, high] with low <= high, got {list(value)}")
         return value
 
 

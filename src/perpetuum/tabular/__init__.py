@@ -7,6 +7,7 @@ from perpetuum.tabular.registry import available_synthesizers, get_synthesizer, 
 # importing the modules registers the built-in synthesizers
 from perpetuum.tabular import arf as _arf  # noqa: E402,F401
 from perpetuum.tabular import copula as _copula  # noqa: E402,F401
+from perpetuum.tabular import dp as _dp  # noqa: E402,F401
 
 
 __all__ = ["Between", "Synthesizer", "available_synthesizers", "get_synthesizer", "load_synthesizer", "register"]

@@ -44,15 +44,20 @@ def split_holdout(frame: pd.DataFrame, share: float, seed: int) -> tuple[pd.Data
     return frame.iloc[np.sort(order[held:])].reset_index(drop=True), holdout
 
 
-def fit_synthesizer(frame: pd.DataFrame, model: str, schema=None, seed: int = 0, verbose: bool = False):
-    """(the fitted synthesizer registered as `model`, seconds taken). `schema`: a TableSchema or the path of one."""
+def fit_synthesizer(frame: pd.DataFrame, model: str, schema=None, seed: int = 0, verbose: bool = False,
+                    params: dict | None = None):
+    """(the fitted synthesizer registered as `model`, seconds taken). `schema`: a TableSchema or the path of one.
+    `params`: further constructor parameters (the private synthesizers' `epsilon` and `delta`)."""
     from perpetuum.schema import TableSchema
     from perpetuum.tabular import get_synthesizer
 
     synthesizer_class = get_synthesizer(model)
     if isinstance(schema, (str, Path)):
         schema = TableSchema.from_json(schema)
-    synthesizer = synthesizer_class(seed=seed, verbose=verbose)
+    try:
+        synthesizer = synthesizer_class(seed=seed, verbose=verbose, **(params or {}))
+    except TypeError as error:
+        raise ParameterError(f"the {model!r} synthesizer does not take these parameters: {error}") from None
     started = time.perf_counter()
     with progress_bar(f"Fitting {model} on {len(frame):,} rows", verbose=verbose):
         synthesizer.fit(frame, schema=schema)
@@ -152,6 +157,8 @@ def evaluate_synthetic(
             "sample_seconds": sample_seconds,
             "lineage": lineage,
             **(privacy_metadata or {}),
+            **({"differential_privacy": synthesizer.privacy_ledger_.to_dict()}
+               if getattr(synthesizer, "privacy_ledger_", None) is not None else {}),
         },
         privacy_attacks=privacy_attacks,
         progress=progress,
@@ -164,9 +171,11 @@ def write_table_card_beside(real, synthetic, output, synthesizer, *, seed, gener
     from perpetuum.card import table_card, write_table_card
     from perpetuum.workflow.files import output_stem
 
+    ledger = getattr(synthesizer, "privacy_ledger_", None)
     card = table_card(
         real, synthetic, synthesizer=getattr(synthesizer, "name", type(synthesizer).__name__),
         params=synthesizer.get_params(), seed=seed, generation=generation, source=source,
         name=output_stem(output), conditions=conditions,
+        extra={"differential_privacy": ledger.to_dict()} if ledger is not None else None,
     )
     return card, write_table_card(card, output)

@@ -89,6 +89,7 @@ def synthesize(
     query: str | None = None,
     encoding: str = "utf-8",
     generation: int | None = None,
+    params: dict | None = None,
     verbose: bool = False,
 ) -> TableRun:
     """Fit a synthesizer on a table and write `n` synthetic rows to `output`, with a dataset card and a report.
@@ -101,6 +102,8 @@ def synthesize(
     `privacy_filters`: drop rows too close to a training row or singling out an outlier, and sample again
     (`perpetuum.privacy.filters`); the report then shows the rows removed and the privacy figures before and after.
     Personal-identifier columns (the schema's `pii`) are replaced by fakes in any case; the report lists them.
+    `params`: further synthesizer parameters, e.g. {"epsilon": 1.0, "delta": 1e-6} for dp-aim and dp-mst (their
+    privacy ledger then goes on the card and into the report).
     """
     check_row_count(n)
     output = Path(output)
@@ -116,9 +119,11 @@ def synthesize(
         train, holdout = split_holdout(frame, holdout_share, seed)
     else:
         train, holdout = frame, None
-    synthesizer, fit_seconds = fit_synthesizer(train, model, schema, seed, verbose=verbose)
+    synthesizer, fit_seconds = fit_synthesizer(train, model, schema, seed, verbose=verbose, params=params)
     filter_summary = None
-    if privacy_filters:
+    # The filters read the training rows: filtering a differentially private sample would spend privacy that its
+    # ledger does not count, so dp-aim and dp-mst samples are never filtered.
+    if privacy_filters and getattr(synthesizer, "privacy_ledger_", None) is None:
         synthetic, filter_summary, sample_seconds = sample_private_rows(synthesizer, train, n, conditions, seed,
                                                                         verbose=verbose)
     else:

@@ -54,6 +54,7 @@ def report_context(evaluation) -> dict:
     stage_seconds = {key: metadata.pop(key) for key in ("fit_seconds", "sample_seconds") if key in metadata}
     pii_columns = metadata.pop("pii", None) or []
     privacy_filters = metadata.pop("privacy_filters", None)
+    privacy_ledger = metadata.pop("differential_privacy", None)
     privacy = results["privacy"]
     return {
         "version": _version(),
@@ -73,6 +74,7 @@ def report_context(evaluation) -> dict:
         "utility_rows": metric_rows(evaluation, "utility"),
         "top_features": (results["utility"].get("feature_importance") or {}).get("top_features"),
         "privacy": privacy,
+        "privacy_ledger": privacy_ledger,
         "privacy_rows": [row for row in metric_rows(evaluation, "privacy") if row["metric"].key != "anonymeter"],
         "anonymeter": _anonymeter(privacy.get("anonymeter")),
         "anonymeter_metric": METRIC_BY_KEY["anonymeter"],

@@ -1,0 +1,181 @@
+"""The differentially private synthesizers (dp-aim, dp-mst): the usual contract, a private pipeline, a ledger."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perpetuum.errors import ConditionError, ParameterError
+from perpetuum.privacy import PrivacyBudgetError, PrivacyLedger
+from perpetuum.schema import infer_schema
+from perpetuum.tabular import Between, get_synthesizer, load_synthesizer
+from perpetuum.tabular.dp.bins import NumericBins
+from perpetuum.tabular.dp.synthesizers import _mst_selection_fits
+
+FAST = {"estimation_iterations": 50}  # small models converge quickly; keeps each fit to seconds
+
+
+def _table(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    city = rng.choice(["Lyon", "Oslo", "Porto"], rows, p=[0.5, 0.3, 0.2])
+    age = np.clip(rng.normal(40, 12, rows), 18, 90).round().astype(int)
+    income = np.where((age > 40) & (city == "Oslo"), rng.choice(["high", "low"], rows, p=[0.8, 0.2]),
+                      rng.choice(["high", "low"], rows, p=[0.2, 0.8]))
+    savings = np.where(rng.random(rows) < 0.7, 0, rng.integers(1, 50_000, rows))
+    return pd.DataFrame({"city": city, "age": age, "income": income, "savings": savings})
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    pytest.importorskip("opendp.extras.mbi")
+    table = _table()
+    model = get_synthesizer("dp-mst")(epsilon=5.0, delta=1e-6, seed=3, **FAST).fit(table)
+    return table, model
+
+
+def test_epsilon_and_delta_are_required():
+    table = _table(50)
+    with pytest.raises(ParameterError, match="epsilon is required"):
+        get_synthesizer("dp-aim")(delta=1e-6).fit(table)
+    with pytest.raises(ParameterError, match="delta is required"):
+        get_synthesizer("dp-mst")(epsilon=1.0).fit(table)
+
+
+def test_identifier_and_text_columns_are_refused_with_what_to_do():
+    table = _table(50).assign(customer=[f"C{index:05d}" for index in range(50)])
+    schema = infer_schema(table).set_kind("customer", "identifier")
+    with pytest.raises(ParameterError, match="column 'customer' is identifier.*Drop the column"):
+        get_synthesizer("dp-mst")(epsilon=1.0, delta=1e-6).fit(table, schema=schema)
+
+
+def test_samples_keep_the_contract_and_the_ledger_spends_exactly_the_budget(fitted):
+    table, model = fitted
+    synthetic = model.sample(400, seed=1)
+    assert list(synthetic.columns) == list(table.columns)
+    assert len(synthetic) == 400
+    assert set(synthetic["city"].dropna()) <= {"Lyon", "Oslo", "Porto"}
+    assert synthetic["age"].dropna().between(model.bins_["age"].lows[0], model.bins_["age"].highs[-1]).all()
+    ledger = model.privacy_ledger_.to_dict()
+    assert ledger["spent"]["epsilon"] == pytest.approx(5.0, rel=1e-6)
+    assert ledger["spent"]["epsilon"] <= 5.0
+    stages = {entry["stage"] for entry in ledger["entries"]}
+    assert stages == {"preprocessing", "selection", "measurement"}
+    assert {tuple(entry["columns"]) for entry in ledger["entries"] if entry["stage"] == "preprocessing"} == {
+        ("age",), ("savings",)}
+    assert any("released privately" in note for note in ledger["notes"])
+    assert model.n_rows_ != 0  # the released total, noisy; the true count is never stored
+
+
+def test_the_model_learns_the_table(fitted):
+    table, model = fitted
+    synthetic = model.sample(3000, seed=2)
+    share_lyon = (synthetic["city"] == "Lyon").mean()
+    assert share_lyon == pytest.approx(0.5, abs=0.08)
+    assert (synthetic["savings"] == 0).mean() == pytest.approx((table["savings"] == 0).mean(), abs=0.1)
+
+
+def test_conditions_hold_in_every_row(fitted):
+    _, model = fitted
+    rows = model.sample(200, conditions={"city": "Oslo", "age": Between(30, 40)}, seed=4)
+    assert (rows["city"] == "Oslo").all()
+    assert rows["age"].between(30, 40).all()
+    exact = model.sample(50, conditions={"age": 42}, seed=4)
+    assert (exact["age"] == 42).all()
+    with pytest.raises(ConditionError, match="never holds 'Paris'"):
+        model.sample(5, conditions={"city": "Paris"})
+
+
+def test_saved_model_reloads_and_samples_the_same_rows(fitted, tmp_path):
+    _, model = fitted
+    model.save(tmp_path / "model")
+    document = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert document["state"]["privacy_ledger"]["budget"] == {"epsilon": 5.0, "delta": 1e-6}
+    reloaded = load_synthesizer(tmp_path / "model")
+    pd.testing.assert_frame_equal(model.sample(100, seed=9), reloaded.sample(100, seed=9))
+    assert reloaded.privacy_ledger_.epsilon_spent == pytest.approx(model.privacy_ledger_.epsilon_spent)
+
+
+def test_a_fit_over_a_shared_budget_refuses_before_releasing_anything():
+    pytest.importorskip("opendp.extras.mbi")
+    shared = PrivacyLedger(epsilon=2.0, delta=1e-6)
+    model = get_synthesizer("dp-mst")(epsilon=3.0, delta=1e-6, **FAST)
+    with pytest.raises(PrivacyBudgetError, match="over the budget's epsilon 2"):
+        model.fit(_table(100), ledger=shared)
+    assert shared.entries == []
+    assert not hasattr(model, "model_")
+
+
+def test_public_categories_and_bounds_from_the_schema_cost_nothing_and_are_kept():
+    pytest.importorskip("opendp.extras.mbi")
+    table = _table(400)
+    schema = infer_schema(table)
+    schema["city"].categories = ["Lyon", "Oslo", "Porto", "Rome"]  # Rome is public knowledge, absent from the rows
+    schema["income"].categories = ["high", "low"]
+    schema["age"].bounds = (18, 90)
+    schema["savings"].bounds = (0, 50_000)
+    model = get_synthesizer("dp-mst")(epsilon=2.0, delta=1e-6, **FAST).fit(table, schema=schema)
+    ledger = model.privacy_ledger_.to_dict()
+    assert ledger["by_stage"]["preprocessing"]["rho"] == 0
+    assert ledger["spent"]["delta_spent_directly"] == 0  # no category set had to be discovered
+    city = next(column for column in model.encoder_.model_columns_ if column.name == "city")
+    assert city.categories == ["Lyon", "Oslo", "Porto", "Rome", None]
+    assert model.bins_["age"].lows[0] == 18 and model.bins_["age"].highs[-1] == 90
+
+
+def test_the_card_carries_the_ledger(fitted, tmp_path):
+    from perpetuum.workflow import write_table_card_beside
+
+    table, model = fitted
+    synthetic = model.sample(300, seed=0)
+    card, files = write_table_card_beside(table, synthetic, tmp_path / "out.csv", model, seed=0, generation=0,
+                                          source={"source": "in memory"}, conditions=None)
+    assert card["differential_privacy"]["budget"]["epsilon"] == 5.0
+    markdown = (tmp_path / "out.card.md").read_text()
+    assert "## Differential privacy ledger" in markdown
+    assert "| **measurement** | all |" in markdown
+
+
+def test_dp_aim_fits_a_small_table():
+    pytest.importorskip("opendp.extras.mbi")
+    table = _table(300)[["city", "income", "age"]]
+    model = get_synthesizer("dp-aim")(epsilon=3.0, delta=1e-6, rounds=4, max_model_size=1.0, **FAST).fit(table)
+    synthetic = model.sample(200, seed=0)
+    assert list(synthetic.columns) == ["city", "income", "age"]
+    assert model.privacy_ledger_.epsilon_spent <= 3.0 + 1e-9
+    assert model.privacy_ledger_.by_stage()["selection"]["rho"] > 0
+
+
+def test_bins_keep_spikes_and_small_integer_ranges_exact():
+    wide = NumericBins.build(0, 99_999, integer=True, n_bins=16)
+    assert wide.lows[0] == 0 and wide.highs[0] == 0  # the zero spike of an amount column has a bin of its own
+    codes = wide.encode(np.array([0.0, 5.0, 99_999.0, np.nan, 250_000.0]))
+    assert codes[0] == 0 and codes[3] == wide.missing_code and codes[4] == codes[2]
+    rng = np.random.default_rng(0)
+    assert (wide.decode(np.zeros(20, dtype=int), rng) == 0).all()
+    small = NumericBins.build(17, 90, integer=True)
+    assert len(small.lows) == 74 and (small.decode(small.encode(np.array([40.0])), rng) == 40).all()
+    signed = NumericBins.build(-10.0, 10.0, integer=False, n_bins=4)
+    zero = signed.encode(np.array([0.0]))
+    assert signed.lows[zero[0]] == 0 and signed.highs[zero[0]] == 0
+
+
+def test_mst_budget_is_lowered_only_as_far_as_opendp_needs():
+    model = get_synthesizer("dp-mst")(epsilon=3.0, delta=1e-6)
+    assert not _mst_selection_fits(0.15, 6, 0.5, 0.9)  # a budget OpenDP 0.16's MST refuses over 6 columns
+    usable = model._usable_table_rho(0.15, 6)
+    assert usable < 0.15 and usable == pytest.approx(0.15, rel=1e-9)
+    assert _mst_selection_fits(usable, 6, 0.5, 0.9)
+
+
+def test_synthesize_puts_the_ledger_in_the_report_and_on_the_card(tmp_path):
+    pytest.importorskip("opendp.extras.mbi")
+    from perpetuum.workflow import synthesize
+
+    run = synthesize(_table(300), 200, tmp_path / "private.csv", model="dp-mst", seed=0, privacy_attacks=False,
+                     params={"epsilon": 2.0, "delta": 1e-6, **FAST})
+    html = (tmp_path / "private.report.html").read_text()
+    assert "Differential privacy ledger" in html and "preprocessing" in html
+    report = json.loads((tmp_path / "private.report.json").read_text())
+    assert report["metadata"]["differential_privacy"]["budget"]["epsilon"] == 2.0
+    assert run.card["differential_privacy"]["spent"]["epsilon"] <= 2.0 + 1e-9
