@@ -19,8 +19,8 @@ same training rows (`--peer-python` points at another interpreter). Both private
 delta 1e-6, 10 % of epsilon for numeric bounds, AIM limited to 12 rounds and 10 MB models. Perpetuum's pipeline
 also discovers every category set privately; smartnoise takes them from the data without charging the budget.
 
-The "default+filters" row applies the privacy filters of issue 16 part 3 through `privacy_filters_hook`; while those
-filters are not in this checkout the row is recorded as not run, with the reason.
+The "default+filters" row samples the default synthesizer through the privacy filters of issue 16 part 3
+(`privacy_filters_hook`), as `synthesize` does by default.
 Results: one table printed, and benchmarks/results/privacy.json.
 """
 
@@ -53,17 +53,14 @@ TARGETS_AT_EPSILON_3 = {"shapes": ">= 0.95", "tstr_auc": ">= 0.85", "versus peer
 
 
 def privacy_filters_hook(train: pd.DataFrame, synthetic: pd.DataFrame, synthesizer, seed: int):
-    """The default synthesizer's rows after the privacy filters of issue 16 part 3, or a reason they did not run.
+    """The default synthesizer's rows after the privacy filters (issue 16 part 3): as many rows as `synthetic`, each
+    passing the similarity and outlier filters fitted on `train` (rows dropped are sampled again), as `synthesize`
+    does by default; (rows, None)."""
+    from perpetuum.privacy.filters import OutlierFilter, SimilarityFilter, sample_filtered
 
-    The filters live in `perpetuum.privacy.filters` (another branch); this hook calls its
-    `apply_privacy_filters(train, synthetic, synthesizer=..., seed=...)`, which returns the filtered rows (or an
-    object whose `.synthetic` holds them)."""
-    try:
-        from perpetuum.privacy.filters import apply_privacy_filters
-    except ImportError as error:
-        return None, f"privacy filters not in this checkout ({error}); issue 16 part 3 adds them"
-    result = apply_privacy_filters(train, synthetic, synthesizer=synthesizer, seed=seed)
-    return getattr(result, "synthetic", result), None
+    filters = [SimilarityFilter().fit(train), OutlierFilter().fit(train)]
+    rows, _ = sample_filtered(synthesizer, len(synthetic), filters, seed=seed)
+    return rows, None
 
 
 def load_split(path: Path, rows: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
