@@ -16,7 +16,7 @@ from perpetuum.cli import app, parse_conditions
 from perpetuum.datasets import load_adult
 from perpetuum.errors import ParameterError
 
-COMMANDS = ["fit", "sample", "synthesize", "evaluate", "schema", "models", "demo"]
+COMMANDS = ["fit", "sample", "synthesize", "evaluate", "rebalance", "schema", "models", "demo"]
 
 runner = CliRunner()
 

@@ -89,6 +89,7 @@ def render_table_card_markdown(card: dict) -> str:
         f"Synthetic table: {card['rows']:,} rows x {len(card['columns'])} columns, generation "
         f"{lineage['generation']} (0: learned from real data). Made by Perpetuum {card['perpetuum_version']} "
         f"on {card['created_at']}.",
+        *_rebalance_lines(card.get("rebalance")),
         "",
         "## Lineage",
         "",
@@ -126,6 +127,17 @@ def render_table_card_markdown(card: dict) -> str:
     lines += ["", "## Synthesizer parameters", "", "```json",
               json.dumps(lineage["generator"]["params"], indent=2, ensure_ascii=False, default=str), "```", ""]
     return "\n".join(lines)
+
+
+def _rebalance_lines(rebalance: dict | None) -> list[str]:
+    """A rebalanced table (`perpetuum rebalance`) holds real rows then synthetic ones: say how many of each class."""
+    if not rebalance:
+        return []
+    classes = ", ".join(f"{markdown_text(str(entry['value']))}: {entry['real']:,} real + {entry['synthetic']:,} synthetic"
+                        for entry in rebalance["classes"])
+    return ["", f"Rebalanced on `{markdown_text(rebalance['target'])}` to {markdown_text(rebalance['ratio'])}: the "
+                f"first {rebalance['real_rows']:,} rows are the real table, the next {rebalance['synthetic_rows']:,} "
+                f"are synthetic ({classes})."]
 
 
 def write_table_card(card: dict, output: str | Path) -> dict[str, str]:

@@ -1,7 +1,9 @@
-"""Tabular synthesizers behind one API: `fit(df)`, `sample(n, conditions)`, `rebalance`, `save`/`load`."""
+"""Tabular synthesizers behind one API: `fit(df)`, `sample(n, conditions)`, `rebalance`, `save`/`load`;
+`oversample` / `Rebalancer` top rare classes up with synthetic rows."""
 
 from perpetuum.tabular.base import Synthesizer
 from perpetuum.tabular.conditions import Between
+from perpetuum.tabular.oversample import MIN_CLASS_ROWS, Rebalancer, oversample
 from perpetuum.tabular.registry import available_synthesizers, get_synthesizer, load_synthesizer, register
 
 # importing the modules registers the built-in synthesizers
@@ -10,4 +12,4 @@ from perpetuum.tabular import copula as _copula  # noqa: E402,F401
 from perpetuum.tabular import dp as _dp  # noqa: E402,F401
 
 
-__all__ = ["Between", "Synthesizer", "available_synthesizers", "get_synthesizer", "load_synthesizer", "register"]
+__all__ = ["MIN_CLASS_ROWS", "Between", "Rebalancer", "Synthesizer", "oversample", "available_synthesizers", "get_synthesizer", "load_synthesizer", "register"]

@@ -166,8 +166,10 @@ def evaluate_synthetic(
     )
 
 
-def write_table_card_beside(real, synthetic, output, synthesizer, *, seed, generation, source, conditions):
-    """The dataset card of a table output, written beside it (`perpetuum.card`); returns (card, paths)."""
+def write_table_card_beside(real, synthetic, output, synthesizer, *, seed, generation, source, conditions,
+                            extra: dict | None = None):
+    """The dataset card of a table output, written beside it (`perpetuum.card`); returns (card, paths). `extra`:
+    more top-level fields of the card (`table_card`)."""
     from perpetuum.card import table_card, write_table_card
     from perpetuum.workflow.files import output_stem
 
@@ -176,6 +178,6 @@ def write_table_card_beside(real, synthetic, output, synthesizer, *, seed, gener
         real, synthetic, synthesizer=getattr(synthesizer, "name", type(synthesizer).__name__),
         params=synthesizer.get_params(), seed=seed, generation=generation, source=source,
         name=output_stem(output), conditions=conditions,
-        extra={"differential_privacy": ledger.to_dict()} if ledger is not None else None,
+        extra={**(extra or {}), **({"differential_privacy": ledger.to_dict()} if ledger is not None else {})} or None,
     )
     return card, write_table_card(card, output)
