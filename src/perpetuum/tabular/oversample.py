@@ -8,13 +8,16 @@ The ratio `R:C` (or the number R/C) is how many rows each rarer class should hav
 `1:1` tops every class up to the most common one's count, `1:4` to a quarter of it. Real rows are all kept; only
 synthetic rows of the classes below the ratio are added, never rows of the common class, and nothing is dropped.
 
-How the rows are made (`fit_on`): "class" (the default) fits one synthesizer per rare class, on that class's real
-rows alone, and samples from it; "table" fits one synthesizer on the whole table and samples each rare class with a
-condition on the target. benchmarks/rare_events.py measured both on 30 real imbalanced tables (README, "Rare
-events"): on the whole table, a leaf of the adversarial random forest holds rows of both classes and draws each
-column independently within the leaf, so many rows asked for the rare class carry the common class's features
-(label noise) and the classifier trained on them loses precision; fitted on the rare class alone, every leaf is
-the rare class.
+How the rows are made. `fit_on="class"` (the default) fits one synthesizer per rare class, on that class's real
+rows alone, and samples from it; `fit_on="table"` fits one synthesizer on the whole table and samples each rare
+class with a condition on the target. `clean=True` (the default) then drops every new row whose nearest real row
+(the record distance of `perpetuum.privacy.record_distance`, over the other columns) is of another class, and
+samples again: the synthesizer draws columns independently within a leaf, so some rows asked for the rare class
+land among the common class's rows; as training rows they teach the classifier that such rows are rare-class ones,
+which costs precision. benchmarks/rare_events.py measured the choices (README, "Rare events",
+benchmarks/results/rare_events_dev.json): cleaning raised the mean PR-AUC of both classifiers for both `fit_on`
+modes; `class` and `table` were even once cleaned, and `class` is the simpler model (its leaves hold only the
+class) and faster; `quality` beat `fast` with logistic regression and tied with XGBoost.
 
 A class needs `MIN_CLASS_ROWS` real rows to learn from; fewer is refused with an error that names the class.
 """
@@ -103,8 +106,9 @@ def oversample(
     """(`frame` with the synthetic rows appended, the synthetic rows alone, the count of each class).
 
     model: a synthesizer name (`perpetuum models`); fit_on: "class" (one synthesizer per rare class, on its rows) or
-    "table" (one on the whole table, each rare class sampled with a condition on `target`); see the module
-    docstring. schema: a TableSchema for `frame` (inferred from the whole table otherwise, so that a rare class's
+    "table" (one on the whole table, each rare class sampled with a condition on `target`); clean: drop new rows
+    whose nearest real row is of another class and sample again (rows still missing after a few rounds are the
+    rejected ones nearest to their class); see the module docstring. params: synthesizer parameters. schema: a TableSchema for `frame` (inferred from the whole table otherwise, so that a rare class's
     few rows are read with the same column kinds as the rest). Rows with a missing target are kept, never sampled.
     """
     from perpetuum.schema import infer_schema
