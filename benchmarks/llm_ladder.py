@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         humaneval = figures.get("humaneval", {})
         published = (humaneval.get("published") or {}).get("pass_at_1")
         print(f"{name:<22} {speed or float('nan'):>9.1f} {humaneval.get('pass_at_1', float('nan')):>17.1%} "
-              f"{published if published is None else format(published, '.1%'):>10}")
+              f"{'-' if published is None else format(published, '.1%'):>10}")
     path = RESULTS / "llm_ladder.json"
     previous = json.loads(path.read_text()).get("results", {}) if path.is_file() else {}
     for name, figures in measured.items():
