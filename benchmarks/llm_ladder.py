@@ -27,13 +27,14 @@ import gzip
 import json
 import os
 import re
-import subprocess
+from collections import Counter
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from llm_throughput import write_report  # noqa: E402
+from recipe_runs import git_commit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -132,7 +133,7 @@ def run_humaneval(name: str, threads: int | None, parallel: int) -> dict:
         "pass_at_1": passed / len(entries),
         "completion_tokens": sum(entry["completion_tokens"] for entry in entries),
         "seconds_this_run": time.perf_counter() - started,
-        "failures_by_status": _count(entry["status"] for entry in entries if not entry["passed"]),
+        "failures_by_status": dict(Counter(entry["status"] for entry in entries if not entry["passed"])),
         "published": PUBLISHED_HUMANEVAL.get(name),
         "log": str(log_path.relative_to(ROOT)),
     }
@@ -165,21 +166,6 @@ def run_speed(name: str, threads: int | None) -> dict:
     }
 
 
-def _count(values) -> dict:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def update_measurements(measured: dict) -> None:
     """Merge this run's figures into the package's ladder_measurements.json (what `perpetuum models --llm` shows)."""
     from perpetuum.llm.model_ladder import MEASUREMENTS_FILE
@@ -194,7 +180,7 @@ def update_measurements(measured: dict) -> None:
         if "humaneval" in figures:
             entry.update(humaneval_pass_at_1=round(figures["humaneval"]["pass_at_1"], 4),
                          humaneval_problems=figures["humaneval"]["problems"])
-        entry.update(measured_utc=time.strftime("%Y-%m-%d", time.gmtime()), commit=_commit())
+        entry.update(measured_utc=time.strftime("%Y-%m-%d", time.gmtime()), commit=git_commit() or "unknown")
     current["about"] = "Written by benchmarks/llm_ladder.py; one stream for tokens/s, greedy HumanEval pass@1."
     MEASUREMENTS_FILE.write_text(json.dumps(current, indent=2) + "\n")
 
