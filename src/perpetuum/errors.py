@@ -47,3 +47,14 @@ class TransientBackendError(PerpetuumError, RuntimeError):
 class GenerationError(PerpetuumError, RuntimeError):
     """A model gave no usable answer (e.g. no JSON matching the schema after the allowed attempts, or a request the
     backend refused); the record fails, the run goes on."""
+
+
+class RunStopped(PerpetuumError, RuntimeError):
+    """A run stopped on purpose before its end: a budget limit would have been crossed, or a quality monitor's
+    threshold was. Every record finished before the stop is saved; `reason` says which limit and by how much."""
+
+    def __init__(self, reason: str, *, kind: str = "budget", limit: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.limit = limit

@@ -20,6 +20,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from perpetuum import __version__
+from perpetuum.card.economics import economics_markdown
 from perpetuum.card.judges import judge_agreement, judges_markdown
 from perpetuum.card.lineage import check_generation, file_sha256, parent_generation
 from perpetuum.card.repairs import repair_section, repairs_markdown
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from perpetuum.pipeline.spec import DatasetSpec, Price
 
 __all__ = ["build_card", "render_markdown", "write_card", "usage_totals", "cost", "validator_summary",
-           "spec_sha256", "lineage_section", "collapse_section", "TEXT_COLUMN_KINDS"]
+           "spec_sha256", "lineage_section", "collapse_section", "TEXT_COLUMN_KINDS", "text_value"]
 
 # Columns whose values are generated text, measured by the collapse guard.
 TEXT_COLUMN_KINDS = ("llm_text", "dialogue")
@@ -114,8 +115,10 @@ def build_card(
     records: list[dict[str, Any]] | None = None,
     reference: list[str] | str | Path | None = None,
     generation: int | None = None,
+    economics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The card as a dict. records: the kept records (default: read back from the data file in `files`);
+    """The card as a dict. economics: tokens per column, cache, budget and monitors (`card.economics`).
+    records: the kept records (default: read back from the data file in `files`);
     reference: a real text corpus (a list of texts, or a .txt/.txt.gz file of documents) to measure collapse
     against; generation: which step of a synthetic-data loop this is (default: inferred, see the module)."""
     failed = [entry for entry in entries if entry["status"] != "ok"]
@@ -169,7 +172,8 @@ def build_card(
         "parquet_json_columns": json_columns,
         "lineage": lineage_section(spec, backends, generation, reference_source),
         "collapse_signals": signals,
-        "warnings": list(signals["warnings"]),
+        "warnings": list(signals["warnings"]) + list(((economics or {}).get("monitors") or {}).get("warnings", [])),
+        **({"economics": economics} if economics is not None else {}),
         "spec": spec.model_dump(mode="json", exclude_none=True),
     }
 
@@ -216,12 +220,12 @@ def collapse_section(spec: DatasetSpec, records: list[dict[str, Any]], reference
     texts: dict[str, list[str]] = {}
     for column in spec.columns:
         if column.kind in TEXT_COLUMN_KINDS and not column.drop:
-            values = [_as_text(record.get(column.name)) for record in records]
+            values = [text_value(record.get(column.name)) for record in records]
             texts[column.name] = [value for value in values if value]
     return text_signals(texts, reference or None, reference_source=reference_source)
 
 
-def _as_text(value) -> str | None:
+def text_value(value) -> str | None:
     """A text column's value as one string (a dialogue's turns joined by newlines)."""
     if isinstance(value, str):
         return value
@@ -317,6 +321,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         + (f", {speed:,.1f} output tokens/s." if speed else ".")
         + f" Total cost: {_money(card['cost_usd']['total'])}.",
         "",
+        *economics_markdown(card.get("economics")),
         "## Files",
         "",
     ]

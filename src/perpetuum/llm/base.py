@@ -16,6 +16,9 @@ from perpetuum.errors import ParameterError
 
 ROLES = ("system", "user", "assistant", "tool")
 
+# Settings that never change an answer, left out of `Backend.cache_identity` (a key must not hold a secret either).
+_NOT_IN_IDENTITY = frozenset({"api_key", "timeout", "max_retries", "max_concurrency"})
+
 
 @dataclass
 class GenerationParams:
@@ -98,6 +101,22 @@ class Backend(ABC):
 
     async def __aexit__(self, *exc_info) -> None:
         await self.aclose()
+
+    def cache_identity(self) -> dict:
+        """Everything about this backend that can change an answer, for the request cache's key: its class, name,
+        model and every public setting of scalar type. Backends whose answers depend on more (a model file, a
+        library version) add it; adding too much only costs cache hits, leaving something out returns stale ones."""
+        settings = {
+            key: value for key, value in sorted(vars(self).items())
+            if not key.startswith("_") and key not in _NOT_IN_IDENTITY
+            and (value is None or isinstance(value, (str, int, float, bool)))
+        }
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "name": self.name,
+            "model": self.model_name,
+            "settings": settings,
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model_name!r}, max_concurrency={self.max_concurrency})"

@@ -150,6 +150,23 @@ class EmbeddedBackend(Backend):
         self._ensure_loaded()
         return self
 
+    def cache_identity(self) -> dict:
+        """The base identity plus the GGUF file (resolved path, size, modification time), the llama.cpp binding's
+        version and Perpetuum's (its batch engine does the sampling): a new model file or library changes the key."""
+        import llama_cpp
+
+        from perpetuum import __version__
+
+        path = Path(self.model_path) if self.model_path is not None else resolve_model(self.model or DEFAULT_MODEL)
+        stat = path.stat() if path.is_file() else None
+        return {
+            **super().cache_identity(),
+            "model_file": {"path": str(path.resolve()), "bytes": stat.st_size if stat else None,
+                           "mtime_ns": stat.st_mtime_ns if stat else None},
+            "llama_cpp": getattr(llama_cpp, "__version__", ""),
+            "perpetuum": __version__,
+        }
+
     # --- internals -------------------------------------------------------------------------------------------
 
     async def _run(self, request: EngineRequest) -> Completion:

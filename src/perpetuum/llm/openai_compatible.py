@@ -64,6 +64,10 @@ class OpenAICompatibleBackend(Backend):
         self._clients: dict[int, object] = {}  # one client per event loop: httpx pools are bound to their loop
         self._model_lock: asyncio.Lock | None = None
 
+    def cache_identity(self) -> dict:
+        """The base identity plus `extra_body`, which reaches the server with every request."""
+        return {**super().cache_identity(), "extra_body": self.extra_body}
+
     # --- the Backend API -------------------------------------------------------------------------------------
 
     async def chat(self, messages, params, json_schema=None) -> Completion:

@@ -65,7 +65,8 @@ class CheckpointStore:
         """
         store = cls(Path(output_dir), spec.execution.shard_size)
         state = store.folder / STATE_FILE
-        if state.exists() and not resume:
+        pilot = state.exists() and _holds_pilot(state)  # an estimate's pilot records: the real run goes on from them
+        if state.exists() and not resume and not pilot:
             raise ParameterError(
                 f"{str(store.output_dir)!r} already holds a generation run; resume it (resume=True, or --resume "
                 "on the command line) or choose another output folder"
@@ -84,6 +85,12 @@ class CheckpointStore:
             )
         else:
             stored = store.meta("fingerprint")
+            if stored != spec.record_fingerprint() and pilot and not resume:
+                store.close()
+                raise ParameterError(
+                    f"{str(store.output_dir)!r} holds the pilot records of an estimate made with another spec (its "
+                    "seed, backends or columns differ); delete that folder or choose another one"
+                )
             if stored != spec.record_fingerprint():
                 store.close()
                 raise ParameterError(
@@ -119,6 +126,10 @@ class CheckpointStore:
             [(key, json.dumps(value)) for key, value in values.items()],
         )
         self._database.commit()
+
+    def remember(self, **values: Any) -> None:
+        """Keep run-level facts beside the records (what a budget spent, why a session stopped, a pilot)."""
+        self._set_meta(**values)
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self._database.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -188,6 +199,18 @@ class CheckpointStore:
         if self._database is not None:
             self._database.close()
             self._database = None
+
+
+def _holds_pilot(state: Path) -> bool:
+    """Whether a checkpoint holds only the pilot records of `perpetuum estimate` (no real run has gone on yet)."""
+    database = sqlite3.connect(state)
+    try:
+        row = database.execute("SELECT value FROM meta WHERE key = 'pilot'").fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        database.close()
+    return row is not None and json.loads(row[0]) is True
 
 
 def read_checkpoint_entries(output_dir: str | Path) -> list[dict[str, Any]]:

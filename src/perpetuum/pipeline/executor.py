@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from perpetuum.errors import GenerationError, PerpetuumError, SpecError, TransientBackendError
+from perpetuum.errors import GenerationError, PerpetuumError, RunStopped, SpecError, TransientBackendError
+from perpetuum.pipeline.call_gate import CallGate
 from perpetuum.pipeline.columns import ColumnRunner, build_runner
 from perpetuum.pipeline.repair import attach_repairs
 from perpetuum.pipeline.seeds import model_seed, record_rng
@@ -43,6 +44,10 @@ class BackendUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    # Answers the request cache gave: not paid for, so apart from the counts above.
+    cached_calls: int = 0
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
 
 
 @dataclass
@@ -54,6 +59,11 @@ class RecordUsage:
         if retry:
             usage.retries += 1
             return
+        if completion.extra.get("cached"):
+            usage.cached_calls += 1
+            usage.cached_prompt_tokens += int(completion.prompt_tokens)
+            usage.cached_completion_tokens += int(completion.completion_tokens)
+            return
         usage.calls += 1
         usage.prompt_tokens += int(completion.prompt_tokens)
         usage.completion_tokens += int(completion.completion_tokens)
@@ -61,8 +71,16 @@ class RecordUsage:
 
     def as_dict(self) -> dict[str, dict]:
         return {
-            name: {**vars(usage), "seconds": round(usage.seconds, 4)} for name, usage in sorted(self.by_backend.items())
+            name: {key: value for key, value in vars(usage).items() if value or not key.startswith("cached_")}
+            | {"seconds": round(usage.seconds, 4)}
+            for name, usage in sorted(self.by_backend.items())
         }
+
+    def totals(self) -> dict[str, int]:
+        """Calls, retries and tokens summed over backends, paid and cached (for per-column differences)."""
+        keys = ("calls", "retries", "prompt_tokens", "completion_tokens", "cached_calls", "cached_prompt_tokens",
+                "cached_completion_tokens")
+        return {key: sum(getattr(usage, key) for usage in self.by_backend.values()) for key in keys}
 
     @property
     def completion_tokens(self) -> int:
@@ -80,8 +98,9 @@ class BackendPool:
     others are made from the spec's backend configs through the registry. Only backends some column uses are made.
     """
 
-    def __init__(self, spec: DatasetSpec, instances: dict[str, Any] | None = None) -> None:
+    def __init__(self, spec: DatasetSpec, instances: dict[str, Any] | None = None, gate: CallGate | None = None) -> None:
         self.spec = spec
+        self.gate = gate or CallGate()  # the request cache and the budget, when the run has them
         self.policy: ExecutionConfig = spec.execution
         self._given = dict(instances or {})
         self._backends: dict[str, Any] = {}
@@ -195,9 +214,10 @@ class ManagedBackend:
         return getattr(self._backend, attribute)
 
     async def chat(self, messages, params, json_schema=None):
-        completion = await self._pool.call(
-            self._spec_name, self._usage, lambda: self._backend.chat(messages, params, json_schema)
-        )
+        def send():
+            return self._pool.call(self._spec_name, self._usage, lambda: self._backend.chat(messages, params, json_schema))
+
+        completion = await self._pool.gate.call(self._spec_name, self._backend, messages, params, json_schema, send)
         self._usage.add(self._spec_name, completion)
         return completion
 
@@ -264,12 +284,21 @@ class RecordExecutor:
         usage = RecordUsage()
         context = _Context(index, self.spec, self.pool, usage)
         record: dict[str, Any] = {}
+        by_column: dict[str, dict[str, int]] = {}
         started = time.perf_counter()
         runner = None
         try:
             for runner in self.runners:
+                before = usage.totals()
                 record[runner.name] = await runner.compute(record, context)
+                spent = {key: value - before[key] for key, value in usage.totals().items() if value != before[key]}
+                if spent:
+                    by_column[runner.name] = spent
+        except RunStopped:
+            raise  # a budget or monitor stop: the record is left unfinished, not failed; a resume makes it
         except Exception as error:  # one bad record must not end the run; it is kept as a failure record
+            if self.pool.gate.stopped is not None:
+                raise self.pool.gate.stopped from error  # a column that wrapped the stop in its own error
             return {
                 "index": index,
                 "status": "failed",
@@ -278,6 +307,7 @@ class RecordExecutor:
                 "error": str(error),
                 "expected": isinstance(error, (GenerationError, TransientBackendError)),
                 "usage": usage.as_dict(),
+                "usage_by_column": by_column,
                 "seconds": round(time.perf_counter() - started, 4),
                 **({"repairs": context.repairs} if context.repairs else {}),
             }
@@ -286,6 +316,7 @@ class RecordExecutor:
             "status": "ok",
             "record": record,
             "usage": usage.as_dict(),
+            "usage_by_column": by_column,
             "seconds": round(time.perf_counter() - started, 4),
             **({"repairs": context.repairs} if context.repairs else {}),
         }
@@ -293,7 +324,11 @@ class RecordExecutor:
     async def run(
         self, indices: Iterable[int], sink: Callable[[dict], None], max_in_flight: int | None = None
     ) -> None:
-        """Work on up to `max_in_flight` records at once (default: twice the backends' total concurrency)."""
+        """Work on up to `max_in_flight` records at once (default: twice the backends' total concurrency).
+
+        When the pool's gate closes (RunStopped: a budget limit or a monitor), no record is started after it, the
+        records it interrupted are left out of the sink, the ones that finish still go to it, and then RunStopped
+        is raised."""
         in_flight = max_in_flight or self.spec.execution.max_in_flight or max(4, 2 * self.pool.total_concurrency())
         pending = iter(indices)
         finished = {"ok": 0, "failed": 0}
@@ -301,7 +336,12 @@ class RecordExecutor:
 
         async def worker() -> None:
             for index in pending:  # a shared iterator: each index goes to exactly one worker
-                entry = await self.run_record(index)
+                if self.pool.gate.stopped is not None:
+                    return
+                try:
+                    entry = await self.run_record(index)
+                except RunStopped:
+                    return
                 finished[entry["status"]] += 1
                 if entry["status"] == "failed" and not first_failure:
                     first_failure.append(entry)
@@ -320,3 +360,5 @@ class RecordExecutor:
                     group.create_task(worker())
         except BaseExceptionGroup as errors:  # one worker's error (RunAborted, a failing sink) is the run's error
             raise errors.exceptions[0] from None
+        if self.pool.gate.stopped is not None:
+            raise self.pool.gate.stopped

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perpetuum.card.text import build_card, write_card
-from perpetuum.errors import ParameterError
+from perpetuum.card.economics import economics_section
+from perpetuum.card.text import build_card, cost, write_card
+from perpetuum.errors import ParameterError, RunStopped
 from perpetuum.pipeline.checkpoint import CheckpointStore
+from perpetuum.pipeline.economics import close_gate, open_gate
 from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runners
 from perpetuum.pipeline.filters import keep_records
 from perpetuum.pipeline.output import write_outputs
-from perpetuum.pipeline.spec import DatasetSpec, Price, load_spec
+from perpetuum.pipeline.run_progress import RunProgress, calls_per_record_from_spec
+from perpetuum.pipeline.spec import BudgetConfig, DatasetSpec, Price, load_spec
 from perpetuum.pipeline.spec_repair import repair_targets
 from perpetuum.progress import progress_bar
 
@@ -45,6 +47,7 @@ class GenerationResult:
     files: dict[str, str]
     card: dict[str, Any]
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    stopped: dict[str, Any] | None = None  # {"kind": "budget" or "monitor", "limit", "reason"} when it stopped early
 
     def to_pandas(self):
         import pandas as pd
@@ -78,6 +81,8 @@ def generate(
     reference: list[str] | str | Path | None = None,
     generation: int | None = None,
     decontaminate: list[str | Path] | None = None,
+    budget: dict | BudgetConfig | None = None,
+    cache: Any = None,
 ) -> GenerationResult:
     """Generate `n` records of `spec` into `output_dir`, checkpointing each record as it finishes.
 
@@ -89,6 +94,10 @@ def generate(
     generation: which step of a synthetic-data loop this run is (default: one past a parent card, else 0).
     decontaminate: benchmark or other text files that every decontamination validator of the spec also checks
     records against (they must not share a 13-gram with them).
+    budget: limits ({"usd", "tokens", "seconds"}) over the spec's `execution.budget`; the run stops before the
+    request that could cross one (`perpetuum.pipeline.budget`), `result.stopped` says why, and a resume with a raised
+    limit goes on. cache: the request cache (`perpetuum.llm.request_cache`): None follows $PERPETUUM_CACHE (on unless
+    it says 0), True/False, a folder, or a RequestCache. A spec's `monitors` may also stop the run (`result.stopped`).
     """
     _no_running_loop("generate")
     return asyncio.run(
@@ -104,6 +113,8 @@ def generate(
             reference=reference,
             generation=generation,
             decontaminate=decontaminate,
+            budget=budget,
+            cache=cache,
         )
     )
 
@@ -121,6 +132,8 @@ async def agenerate(
     reference: list[str] | str | Path | None = None,
     generation: int | None = None,
     decontaminate: list[str | Path] | None = None,
+    budget: dict | BudgetConfig | None = None,
+    cache: Any = None,
 ) -> GenerationResult:
     """The async form of `generate`, for code that already runs an event loop."""
     spec = load_spec(spec)
@@ -134,51 +147,74 @@ async def agenerate(
     output_dir = Path(output_dir)
     store = CheckpointStore.open(output_dir, spec, n, resume)
     try:
+        store.remember(pilot=False)
         done = store.done(retry_failed=retry_failed)
         todo = [index for index in range(n) if index not in done]
         if todo:
             pool = BackendPool(spec, backends)
             pool.open()
+            gate = monitor = None
             try:
                 store.record_backends(pool.describe())
-                await _run_with_progress(spec, runners, pool, todo, store, progress)
+                gate = pool.gate = open_gate(spec, store, store.backends_used(), price_table, budget, cache)
+                monitor = _monitor(spec, store, reference)
+                stop = await _run_with_progress(spec, runners, pool, todo, store, progress, monitor)
             finally:
                 await pool.close()
+                if gate is not None:
+                    close_gate(gate, store, gate.stopped, monitor.summary() if monitor else None,
+                               close_cache=not _lent_cache(cache))
         return _finish(spec, store, n, output_dir, price_table, reference=reference, generation=generation)
     finally:
         store.close()
 
 
-async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, progress: bool) -> None:
+def _lent_cache(cache) -> bool:
+    from perpetuum.llm.request_cache import RequestCache
+
+    return isinstance(cache, RequestCache)
+
+
+def _monitor(spec: DatasetSpec, store: CheckpointStore, reference):
+    """The run's quality monitors (None without `monitors` rules), primed with the records already made."""
+    if spec.monitors is None or not spec.monitors.rules:
+        return None
+    from perpetuum.pipeline.monitors import RunMonitor
+
+    if isinstance(reference, (str, Path)):
+        from perpetuum.schema.corpus import read_corpus
+
+        reference = read_corpus(reference)
+    monitor = RunMonitor(spec, reference)
+    monitor.prime([store.entries[i]["record"] for i in sorted(store.entries) if store.entries[i]["status"] == "ok"])
+    return monitor
+
+
+async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, progress: bool,
+                             monitor=None) -> RunStopped | None:
+    """Run `todo` into the checkpoint; returns the stop (budget or monitor) when the run ended early."""
     executor = RecordExecutor(spec, runners, pool)
-    started = time.perf_counter()
-    counts = {"done": 0, "failed": 0, "tokens": 0, "repaired": 0}
-    repairs_shown = bool(repair_targets(spec))
-    with progress_bar(f"Generating {spec.name}", total=len(todo), verbose=progress) as bar:
+    estimate = store.meta("estimate") or {}
+    with progress_bar(f"Generating {spec.name}", total=None, verbose=progress) as bar:
+        tracker = RunProgress(bar, spec.name, len(todo),
+                              estimate.get("calls_per_record") or calls_per_record_from_spec(spec),
+                              estimate.get("completion_tokens_per_record"), monitor)
+        tracker.show_repairs = bool(repair_targets(spec))
+        pool.gate.listeners.append(tracker.on_call)
 
         def sink(entry: dict) -> None:
             store.write(entry)
-            counts["done"] += 1
-            counts["failed"] += entry["status"] != "ok"
-            counts["tokens"] += sum(usage.get("completion_tokens", 0) for usage in entry["usage"].values())
-            counts["repaired"] += any(summary["attempts"] for summary in entry.get("repairs") or [])
-            bar.advance()
-            if bar.shown:
-                elapsed = max(time.perf_counter() - started, 1e-9)
-                remaining = (len(todo) - counts["done"]) * elapsed / counts["done"]
-                repaired = f"{counts['repaired']} repaired, " if repairs_shown else ""
-                bar.update(
-                    f"Generating {spec.name}: {counts['failed']} failed, {repaired}"
-                    f"{counts['tokens'] / elapsed:,.0f} tok/s, ETA {_clock(remaining)}"
-                )
+            tracker.on_record(entry)
+            if monitor is not None:
+                stop = monitor.observe(entry)
+                if stop is not None:
+                    pool.gate.stop(stop)
 
-        await executor.run(todo, sink)
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+        try:
+            await executor.run(todo, sink)
+        except RunStopped as stop:
+            return stop
+    return None
 
 
 def _finish(
@@ -208,6 +244,10 @@ def _finish(
         files["repairs"] = str(_write_repairs(entries, {index for index, _ in kept}, output_dir / "repairs.jsonl"))
 
     store.touch()
+    backends = store.backends_used()
+    economics = economics_section(entries, lambda usage: cost(usage, backends, prices)[1],
+                                  cache_enabled=store.meta("cache_enabled"),
+                                  budget=store.meta("budget"), stop=store.meta("stop"), monitors=store.meta("monitors"))
     card = build_card(
         spec,
         n_requested=n,
@@ -223,6 +263,7 @@ def _finish(
         records=rows,
         reference=reference,
         generation=generation,
+        economics=economics,
     )
     files.update(write_card(card, output_dir))
     card["files"] = files
@@ -236,6 +277,7 @@ def _finish(
         files=files,
         card=card,
         records=rows,
+        stopped=store.meta("stop"),
     )
 
 

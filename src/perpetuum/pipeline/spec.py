@@ -23,6 +23,7 @@ from perpetuum.pipeline.spec_models import (  # noqa: F401  (re-exported: the sp
     COLUMN_KINDS,
     SAMPLER_TYPES,
     BackendConfig,
+    BudgetConfig,
     CategorySampler,
     Column,
     Criterion,
@@ -38,6 +39,8 @@ from perpetuum.pipeline.spec_models import (  # noqa: F401  (re-exported: the sp
     LLMJsonColumn,
     LLMTextColumn,
     ModelParams,
+    MonitorRule,
+    MonitorsConfig,
     NormalSampler,
     OutputConfig,
     PersonSampler,
@@ -78,6 +81,7 @@ class DatasetSpec(_Model):
     dedup: DedupConfig | None = None
     prices: dict[str, Price] = Field(default_factory=dict, description="Keyed by backend name or model name.")
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    monitors: MonitorsConfig | None = None
     output: OutputConfig = Field(default_factory=OutputConfig)
 
     _order: list[str] = PrivateAttr(default_factory=list)

@@ -554,7 +554,19 @@ class DedupConfig(_Model):
     shingle_size: int = Field(default=3, ge=1, le=10)
 
 
+class BudgetConfig(_Model):
+    """Hard limits of a run: it stops before the request that could cross one (requests in flight count)."""
+
+    usd: float | None = Field(default=None, gt=0, description="US dollars, priced with the spec's price table.")
+    tokens: int | None = Field(default=None, gt=0, description="Prompt plus completion tokens paid for.")
+    seconds: float | None = Field(default=None, gt=0, description="Wall time over every session of the run.")
+
+    def limits(self) -> dict[str, float]:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
 class ExecutionConfig(_Model):
+    budget: BudgetConfig | None = None
     max_retries: int = Field(default=5, ge=0)
     backoff_base: float = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles each time.")
     backoff_max: float = Field(default=30.0, ge=0)
@@ -564,6 +576,35 @@ class ExecutionConfig(_Model):
     timeout_s: float | None = Field(default=None, gt=0, description="Per LLM call; a timeout is retried.")
     max_in_flight: int | None = Field(default=None, ge=1, description="Records worked on at once.")
     shard_size: int = Field(default=1000, ge=1, description="Records per checkpoint shard file.")
+
+
+MONITOR_SIGNALS = ("distinct_2", "near_duplicate_rate", "vocabulary_ratio", "judge_drift", "validator_pass_rate")
+
+
+class MonitorRule(_Model):
+    """One threshold on a rolling signal: `min` and/or `max`; `action` warn (once) or stop the run."""
+
+    signal: Literal["distinct_2", "near_duplicate_rate", "vocabulary_ratio", "judge_drift", "validator_pass_rate"]
+    column: str | None = Field(default=None, description="The column measured (default: each one the signal reads).")
+    min: float | None = None
+    max: float | None = None
+    action: Literal["warn", "stop"] = "warn"
+
+    @model_validator(mode="after")
+    def _check_bounds(self):
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        return self
+
+
+class MonitorsConfig(_Model):
+    """Quality signals over the last `window` finished records, measured every `every` records once `min_records`
+    have finished; `rules` warn or stop the run when a signal crosses a threshold."""
+
+    window: int = Field(default=200, ge=2)
+    every: int = Field(default=25, ge=1)
+    min_records: int = Field(default=50, ge=2)
+    rules: list[MonitorRule] = Field(default_factory=list)
 
 
 class OutputConfig(_Model):
