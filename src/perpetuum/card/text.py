@@ -145,8 +145,9 @@ def build_card(
         "seed": spec.seed,
         "records": {
             "requested": n_requested,
-            "generated": n_requested - len(failed),
+            "generated": len(entries) - len(failed),
             "failed": len(failed),
+            **({"not_made": n_requested - len(entries)} if len(entries) < n_requested else {}),
             "kept": n_kept,
             "dropped": sum(drop_reasons.values()),
             "dropped_by_reason": dict(drop_reasons),

@@ -1,4 +1,4 @@
-"""`perpetuum generate` and `perpetuum preview`: thin typer commands over `perpetuum.pipeline.generate/preview`.
+"""`perpetuum generate`, `perpetuum preview` and `perpetuum estimate`: thin typer commands over the library calls.
 
 The main CLI wires them in (with its error handler around each):
 
@@ -19,7 +19,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-__all__ = ["generate_command", "preview_command", "register_commands"]
+__all__ = ["generate_command", "preview_command", "estimate_command", "register_commands"]
+
+# The exit code of a run that stopped early on a budget limit or a quality monitor (its records are saved).
+STOPPED_EXIT_CODE = 3
 
 console = Console(soft_wrap=True)
 
@@ -81,9 +84,31 @@ def generate_command(
             show_default=False,
         ),
     ] = None,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option("--budget-usd", min=0, help="Stop before spending more US dollars (spec prices) than this.",
+                     show_default=False),
+    ] = None,
+    budget_tokens: Annotated[
+        int | None,
+        typer.Option("--budget-tokens", min=1, help="Stop before paying for more tokens (in + out) than this.",
+                     show_default=False),
+    ] = None,
+    budget_seconds: Annotated[
+        float | None,
+        typer.Option("--budget-seconds", min=0, help="Stop before the run's wall time (all sessions) passes this.",
+                     show_default=False),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Send every request to the model; neither read nor fill the cache.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary, only errors.")] = False,
 ) -> None:
     """Generate a dataset from a spec: records are checkpointed as they finish, so --resume loses none.
+
+    Repeated requests are answered from the request cache ($PERPETUUM_CACHE_DIR, default
+    ~/.cache/perpetuum/requests). With a budget (--budget-* or the spec's execution.budget) the run stops before a
+    request that could cross it, keeps what finished and exits with code 3; --resume with a raised budget goes on.
 
     Writes data.jsonl and data.parquet (per the spec's output.formats), dropped.jsonl, failures.jsonl, card.json
     and card.md into the output folder.
@@ -97,6 +122,8 @@ def generate_command(
       perpetuum generate recipe:tinystories -n 50 -o out/tinystories
 
       perpetuum generate recipe:python_exercises -n 50 -o out/py --decontaminate HumanEval.jsonl.gz
+
+      perpetuum generate spec.yaml -n 10000 -o out/big --budget-usd 20
     """
     from perpetuum.pipeline.run import generate
 
@@ -111,6 +138,8 @@ def generate_command(
             reference=reference,
             generation=generation,
             decontaminate=decontaminate,
+            budget=_budget(budget_usd, budget_tokens, budget_seconds),
+            cache=False if no_cache else None,
         )
     except KeyboardInterrupt:
         Console(stderr=True).print(
@@ -118,13 +147,31 @@ def generate_command(
             markup=False,
         )
         raise typer.Exit(code=130) from None
-    if quiet:
-        return
+    if result.stopped:
+        Console(stderr=True).print(
+            f"Stopped early ({result.stopped['kind']}): {result.stopped['reason']}. Every finished record is saved in "
+            f"{output}; continue with --resume" + (" and a raised budget." if result.stopped["kind"] == "budget" else "."),
+            style="yellow", markup=False,
+        )
+    if not quiet:
+        _summary(result, output)
+    if result.stopped:
+        raise typer.Exit(code=STOPPED_EXIT_CODE)
+
+
+def _budget(usd: float | None, tokens: int | None, seconds: float | None) -> dict | None:
+    given = {key: value for key, value in {"usd": usd, "tokens": tokens, "seconds": seconds}.items() if value}
+    return given or None
+
+
+def _summary(result, output: Path) -> None:
     card = result.card
+    made = f"{result.n_generated + result.n_failed:,}"
     speed = card.get("completion_tokens_per_second")
     cost = card["cost_usd"]["total"]
     console.print(
-        f"Generated {result.n_requested:,} records of [bold]{card['name']}[/bold]: {result.n_kept:,} kept, "
+        f"Generated {made + (f' of {result.n_requested:,}' if made != f'{result.n_requested:,}' else '')} records of "
+        f"[bold]{card['name']}[/bold]: {result.n_kept:,} kept, "
         f"{card['records']['dropped']:,} dropped, {result.n_failed:,} failed; "
         f"{card['tokens']['completion']:,} tokens out in {card['wall_seconds']:.1f} s"
         + (f" ({speed:,.0f} tokens/s)" if speed else "")
@@ -138,7 +185,68 @@ def generate_command(
         console.print(f"  {_repair_line(label, repair)}", markup=False)
     for warning in card.get("warnings", []):
         Console(stderr=True).print(f"Warning: {warning}", style="yellow", markup=False)
+    cache = card.get("economics", {}).get("cache", {})
+    if cache.get("hits"):
+        console.print(f"  request cache: {cache['hits']:,} hits, {cache['misses'] or 0:,} misses, "
+                      f"{sum(cache['saved_tokens'].values()):,} tokens saved", markup=False)
     console.print(f"Files in {output}: " + ", ".join(Path(path).name for path in result.files.values()), markup=False)
+
+
+def estimate_command(
+    spec: SpecArgument,
+    records: Annotated[int, typer.Option("--records", "-n", help="How many records the run would make.",
+                                         show_default=False)],
+    pilot: Annotated[int, typer.Option("--pilot", "-p", min=2, help="Records the pilot makes (records 0 to p-1).")] = 8,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Checkpoint the pilot records here; `generate` into this folder goes on "
+                     "from them.", show_default=False),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor fill the request cache.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Estimate tokens, dollars, wall time and dropped records of a run from a seeded pilot of a few records.
+
+    The pilot makes the first records of the real run; they are cached (and with -o checkpointed), so the run
+    does not pay for them again.
+
+    [bold]Examples[/bold]
+
+      perpetuum estimate recipe:tinystories -n 100000
+
+      perpetuum estimate spec.yaml -n 5000 --pilot 16 -o out/run && perpetuum generate spec.yaml -n 5000 -o out/run
+    """
+    from perpetuum.pipeline.estimate import estimate
+
+    result = estimate(_spec_source(spec), records, pilot, output_dir=output, cache=False if no_cache else None,
+                      progress=not quiet and not as_json)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    _print_estimate(result)
+
+
+def _print_estimate(result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result.name}: per record, from a pilot of {result.pilot} records", title_justify="left")
+    for heading in ("column", "calls", "tokens in (mean)", "in p95", "tokens out (mean)", "out p95"):
+        table.add_column(heading, justify="left" if heading == "column" else "right")
+    for name, stats in result.per_column.items():
+        table.add_row(name, f"{stats['calls_mean']:.2f}", f"{stats['prompt_tokens_mean']:,.0f}",
+                      f"{stats['prompt_tokens_p95']:,.0f}", f"{stats['completion_tokens_mean']:,.0f}",
+                      f"{stats['completion_tokens_p95']:,.0f}")
+    per_record = result.per_record
+    table.add_row("all", f"{result.calls['per_record']:.2f}", f"{per_record['prompt_tokens']['mean']:,.0f}",
+                  f"{per_record['prompt_tokens']['p95']:,.0f}", f"{per_record['completion_tokens']['mean']:,.0f}",
+                  f"{per_record['completion_tokens']['p95']:,.0f}", style="bold")
+    console.print(table)
+    calls = result.calls
+    console.print(f"Calls per record: {calls['per_record']:.2f} ({calls['dialogue_turns']:.2f} dialogue turns, "
+                  f"{calls['judge_calls']:.2f} judge calls, {calls['repair_attempts']:.2f} repair attempts, "
+                  f"{calls['retries']:.2f} retries)", markup=False)
+    console.print(result.render().split("\n", 1)[1], markup=False, highlight=False)
 
 
 def _percent(value: float | None) -> str:
@@ -184,6 +292,7 @@ def preview_command(
 
 
 def register_commands(app: typer.Typer, wrap: Callable[[Callable], Callable] = lambda command: command) -> None:
-    """Add `generate` and `preview` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
+    """Add `generate`, `preview` and `estimate` to `app`, each wrapped by `wrap` (e.g. the CLI's error handler)."""
     app.command("generate")(wrap(generate_command))
     app.command("preview")(wrap(preview_command))
+    app.command("estimate")(wrap(estimate_command))
