@@ -117,3 +117,22 @@ def test_a_time_budget_counts_earlier_sessions():
     ledger = BudgetLedger({"seconds": 60}, {"api": {"kind": "embedded"}}, {}, seconds_before=61)
     with pytest.raises(RunStopped, match="time budget 60 s"):
         ledger.reserve("api", [{"role": "user", "content": "hi"}], 10)
+
+
+def test_the_command_says_which_limit_stopped_it_and_exits_with_code_3(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from perpetuum.cli import app
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(dialogue_spec()))
+    out = tmp_path / "out"
+    stopped = CliRunner().invoke(app, ["generate", str(path), "-n", "20", "-o", str(out), "--budget-tokens", "1200",
+                                       "--no-cache"])
+    assert stopped.exit_code == 3, stopped.output
+    assert "Stopped early (budget): token budget 1,200" in stopped.output
+    assert "continue with --resume and a raised budget" in stopped.output
+    resumed = CliRunner().invoke(app, ["generate", str(path), "-n", "20", "-o", str(out), "--resume", "--no-cache"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "Generated 20 records of lessons" in resumed.output

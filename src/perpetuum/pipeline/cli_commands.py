@@ -148,7 +148,7 @@ def generate_command(
         )
         raise typer.Exit(code=130) from None
     if result.stopped:
-        Console(stderr=True).print(
+        Console(stderr=True, soft_wrap=True).print(
             f"Stopped early ({result.stopped['kind']}): {result.stopped['reason']}. Every finished record is saved in "
             f"{output}; continue with --resume" + (" and a raised budget." if result.stopped["kind"] == "budget" else "."),
             style="yellow", markup=False,

@@ -150,6 +150,8 @@ async def agenerate(
         store.remember(pilot=False)
         done = store.done(retry_failed=retry_failed)
         todo = [index for index in range(n) if index not in done]
+        if not todo:
+            store.remember(stop=None)  # a stop of an earlier session no longer holds anything back
         if todo:
             pool = BackendPool(spec, backends)
             pool.open()
