@@ -80,8 +80,10 @@ class RunEstimate:
         else:
             lines.append(_interval_line("cost (USD)", total["usd"], money=True))
         if self.seconds["value"] is not None:
+            backends = ", ".join(f"{name} {speed:,.1f}" for name, speed in
+                                 self.seconds["tokens_per_second_by_backend"].items())
             lines.append(_interval_line("wall seconds", self.seconds) + f" at {self.seconds['tokens_per_second']:,.1f} "
-                         f"output tokens/s with {self.seconds['records_in_flight']} records in flight")
+                         f"output tokens/s ({backends}) with {self.seconds['records_in_flight']} records in flight")
         records = self.records
         lines.append(f"  records: {records['failed_share']:.0%} failed and {records['dropped_share']:.0%} dropped "
                      f"by filters in the pilot: about {records['dropped_expected']:,.0f} of {self.n:,} dropped")
@@ -246,9 +248,13 @@ def _summarise(spec, n, entries, backends, prices, wall, in_flight, seed) -> Run
     if wall and paid > 0:
         throughput = paid / wall
         low, high = completion_total["interval"]
+        by_backend: dict[str, float] = {}
+        for entry in entries:
+            for backend, usage in entry["usage"].items():
+                by_backend[backend] = by_backend.get(backend, 0.0) + usage.get("completion_tokens", 0) / wall
         seconds = {"value": completion_total["value"] / throughput, "interval": (low / throughput, high / throughput),
-                   "tokens_per_second": throughput, "records_in_flight": in_flight,
-                   "pilot_seconds": wall}
+                   "tokens_per_second": throughput, "tokens_per_second_by_backend": by_backend,
+                   "records_in_flight": in_flight, "pilot_seconds": wall}
         if paid < column("completion_tokens").sum():
             notes.append("part of the pilot came from the request cache: throughput from its paid calls only")
     else:

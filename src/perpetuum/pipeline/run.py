@@ -160,7 +160,7 @@ async def agenerate(
                 store.record_backends(pool.describe())
                 gate = pool.gate = open_gate(spec, store, store.backends_used(), price_table, budget, cache)
                 monitor = _monitor(spec, store, reference)
-                stop = await _run_with_progress(spec, runners, pool, todo, store, progress, monitor)
+                await _run_with_progress(spec, runners, pool, todo, store, progress, monitor)
             finally:
                 await pool.close()
                 if gate is not None:
