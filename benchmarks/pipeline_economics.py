@@ -150,21 +150,25 @@ def main() -> None:
     parser.add_argument("--n-b", type=int, default=50, help="records in part b (default 50)")
     parser.add_argument("--n-c", type=int, default=12, help="records in part c (default 12)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other parts already in the output file (each part notes its own machine load)")
     args = parser.parse_args()
-    load_before = os.getloadavg()
-    report: dict = {"benchmark": "pipeline_economics", "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "commit": git_commit()}
+    report: dict = {}
+    if args.update and args.output.is_file():
+        report = json.loads(args.output.read_text(encoding="utf-8"))
+    report.update({"benchmark": "pipeline_economics", "commit": git_commit(),
+                   "note": "token figures do not depend on the machine's load; seconds do (each part's machine.load_"
+                           "before and load_after): on a shared, loaded machine the pilot's throughput and the run's "
+                           "differ"})
+    parts = {"a": ("a_estimate_vs_run", lambda work: part_a(args.n_a, args.pilot, work)),
+             "b": ("b_changed_prompt", lambda work: part_b(args.n_b, work)),
+             "c": ("c_budget_resume", lambda work: part_c(args.n_c, work))}
     with tempfile.TemporaryDirectory(prefix="perpetuum-economics-") as folder:
-        work = Path(folder)
-        if "a" in args.parts:
-            report["a_estimate_vs_run"] = part_a(args.n_a, args.pilot, work)
-        if "b" in args.parts:
-            report["b_changed_prompt"] = part_b(args.n_b, work)
-        if "c" in args.parts:
-            report["c_budget_resume"] = part_c(args.n_c, work)
-    report["machine"] = machine(load_before)
-    report["note"] = ("token figures do not depend on the machine's load; seconds do (see machine.load_before and "
-                      "load_after): on a shared, loaded machine the pilot's throughput and the run's differ")
+        for letter, (key, run) in parts.items():
+            if letter in args.parts:
+                load_before = os.getloadavg()
+                report[key] = {**run(Path(folder)), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                               "machine": machine(load_before)}
     print_table(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")

@@ -6,11 +6,15 @@
     preview(spec, n=3)                                   # a look at three records, nothing written
     result = generate(spec, n=200, output_dir="out/")    # data.jsonl, data.parquet, card.json, card.md, ...
     result = generate(spec, n=200, output_dir="out/", resume=True)   # after a crash: same records, none twice
+    guess = estimate(spec, n=100_000)                    # tokens, dollars, time, drops from a pilot of 8 records
+    result = generate(spec, n=5000, output_dir="out/", budget={"usd": 20})   # stops before crossing the limit
 
 Modules: `spec` (models, YAML, validation), `spec_sources` (named specs such as `recipe:NAME`), `columns/` (one
 module per column kind, and the validator kinds), `executor` (concurrency, retries, failure records), `checkpoint`
 (JSONL shards + SQLite state), `filters` (judge/validator filters, dedup), `output` (JSONL, Parquet, Hugging Face
-datasets), `run` (generate / preview). A run's dataset card is built by `perpetuum.card`.
+datasets), `run` (generate / preview); a run's economics: `estimate`, `budget`, `call_gate` (cache then budget, for
+every model call), `economics` (the gate of a session and what it spent), `monitors` (live quality signals) and
+`run_progress`. A run's dataset card is built by `perpetuum.card`.
 """
 
 from perpetuum.pipeline.columns import ColumnRunner, register_column_kind
@@ -20,6 +24,7 @@ from perpetuum.pipeline.columns.validators import (
     available_validators,
     register_validator,
 )
+from perpetuum.pipeline.estimate import RunEstimate, aestimate, estimate
 from perpetuum.pipeline.run import GenerationResult, agenerate, apreview, generate, preview
 from perpetuum.pipeline.spec import DatasetSpec, SpecError, load_spec
 
@@ -27,12 +32,15 @@ __all__ = [
     "ColumnRunner",
     "DatasetSpec",
     "GenerationResult",
+    "RunEstimate",
     "SpecError",
     "ValidationOutcome",
     "Validator",
+    "aestimate",
     "agenerate",
     "apreview",
     "available_validators",
+    "estimate",
     "generate",
     "load_spec",
     "preview",
