@@ -149,12 +149,14 @@ async def aestimate(spec, n: int, pilot: int = DEFAULT_PILOT, *, output_dir=None
             await RecordExecutor(spec, runners, pool).run(todo, sink)
         wall = time.perf_counter() - started
         in_flight = min(len(todo), spec.execution.max_in_flight or max(4, 2 * pool.total_concurrency()))
+        concurrency = pool.total_concurrency()
     finally:
         await pool.close()
         if request_cache is not None and request_cache is not cache:
             request_cache.close()
     pilot_entries = [entries[index] for index in range(pilot)]
-    result = _summarise(spec, n, pilot_entries, described, price_table, wall if todo else None, in_flight, seed)
+    result = _summarise(spec, n, pilot_entries, described, price_table, wall if todo else None, in_flight, seed,
+                        concurrency)
     if store is not None:
         store.remember(estimate={"calls_per_record": result.calls["per_record"],
                                  "completion_tokens_per_record": result.per_record["completion_tokens"]["mean"]})
@@ -194,7 +196,7 @@ def _record_figures(entry: dict, prices: dict[str, Price | None]) -> dict[str, f
     return figures
 
 
-def _summarise(spec, n, entries, backends, prices, wall, in_flight, seed) -> RunEstimate:
+def _summarise(spec, n, entries, backends, prices, wall, in_flight, seed, concurrency) -> RunEstimate:
     backend_prices = {name: price_for(name, info, prices) for name, info in backends.items()}
     figures = [_record_figures(entry, backend_prices) for entry in entries]
     generated = [(entry["index"], entry["record"]) for entry in entries if entry["status"] == "ok"]
@@ -255,6 +257,10 @@ def _summarise(spec, n, entries, backends, prices, wall, in_flight, seed) -> Run
         seconds = {"value": completion_total["value"] / throughput, "interval": (low / throughput, high / throughput),
                    "tokens_per_second": throughput, "tokens_per_second_by_backend": by_backend,
                    "records_in_flight": in_flight, "pilot_seconds": wall}
+        if in_flight < concurrency:
+            notes.append(f"the pilot had {in_flight} records in flight, fewer than the {concurrency} requests the "
+                         "backends take at once: a batching backend runs faster in the real run, so wall time is "
+                         f"likely overestimated; a pilot of at least {concurrency} records measures it better")
         if paid < column("completion_tokens").sum():
             notes.append("part of the pilot came from the request cache: throughput from its paid calls only")
     else:
