@@ -208,8 +208,7 @@ def estimate_command(
 ) -> None:
     """Estimate tokens, dollars, wall time and dropped records of a run from a seeded pilot of a few records.
 
-    The pilot makes the first records of the real run; they are cached (and with -o checkpointed), so the run
-    does not pay for them again.
+    The pilot makes the first records of the real run, cached (with -o also checkpointed): not paid for twice.
 
     [bold]Examples[/bold]
 
