@@ -65,10 +65,11 @@ def test_a_gguf_file_is_identified_by_path_size_and_modification_time(tmp_path):
     assert request_key(EmbeddedBackend(model_path=model, n_ctx=4096), MESSAGES, params, None) != resized
 
 
-def test_requests_without_a_seed_are_never_cached(tmp_path):
+def test_requests_without_a_seed_or_a_backend_identity_are_never_cached(tmp_path):
     cache = RequestCache.open(tmp_path)
     key = request_key(EchoBackend(), MESSAGES, GenerationParams(seed=None), None)
     assert key is None
+    assert request_key(object(), MESSAGES, GenerationParams(seed=1), None) is None  # no identity: not cached
     cache.put(key, answer())
     assert cache.get(key) is None and cache.stats()["entries"] == 0
 

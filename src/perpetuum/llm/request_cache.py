@@ -64,12 +64,14 @@ def cache_enabled_by_default() -> bool:
 
 
 def request_key(backend, messages: list[dict], params: GenerationParams, json_schema: dict | None) -> str | None:
-    """The cache key of one chat request, or None when it must not be cached (no seed: meant to vary)."""
-    if params.seed is None:
+    """The cache key of one chat request, or None when it must not be cached: no seed (its answer is meant to vary),
+    or a backend that cannot say what it is (a duck-typed object without `cache_identity`)."""
+    identity = getattr(backend, "cache_identity", None)
+    if params.seed is None or not callable(identity):
         return None
     payload = {
         "version": KEY_VERSION,
-        "backend": backend.cache_identity(),
+        "backend": identity(),
         "messages": messages,
         "params": dataclasses.asdict(params),
         "json_schema": json_schema,
