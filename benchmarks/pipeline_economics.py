@@ -11,7 +11,7 @@ and a budget stop with its resume, all on the embedded SmolLM2-135M model.
 (b) A finished run of a three-column spec (story, then a title and a moral of it); the title's prompt changes and
     the spec runs again with the same cache: tokens paid by the re-run against the title column's share of the
     first run; target: at most that share + 5 percentage points.
-(c) The same spec under a token budget that stops it part-way, resumed with a raised budget, against an
+(c) The same spec under a token budget (70 % of what it takes) that stops it part-way, resumed with a raised budget, against an
     uninterrupted run without the cache: records equal, and the two sessions together paid for as many calls.
 
 Timing figures depend on the machine's load, which is recorded (load average before and after); token figures do
@@ -119,12 +119,12 @@ def part_b(n: int, work: Path) -> dict:
             "target_met": share_paid <= title_share + 0.05}
 
 
-def part_c(n: int, work: Path) -> dict:
+def part_c(n: int, work: Path, budget_share: float = 0.7) -> dict:
     from perpetuum.pipeline import generate
 
     straight = generate(fable_spec(), n, work / "c-straight", progress=False, cache=False)
     paid_straight = straight.card["tokens"]["prompt"] + straight.card["tokens"]["completion"]
-    budget = int(paid_straight * 0.4)
+    budget = int(paid_straight * budget_share)
     cache = work / "cache-c"
     stopped = generate(fable_spec(), n, work / "c", progress=False, cache=cache, budget={"tokens": budget})
     resumed = generate(fable_spec(), n, work / "c", resume=True, progress=False, cache=cache,
@@ -149,6 +149,8 @@ def main() -> None:
     parser.add_argument("--pilot", type=int, default=8, help="pilot records in part a (default 8)")
     parser.add_argument("--n-b", type=int, default=50, help="records in part b (default 50)")
     parser.add_argument("--n-c", type=int, default=12, help="records in part c (default 12)")
+    parser.add_argument("--budget-share", type=float, default=0.7,
+                        help="part c's token budget, as a share of what the uninterrupted run paid (default 0.7)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--update", action="store_true",
                         help="keep the other parts already in the output file (each part notes its own machine load)")
@@ -162,7 +164,7 @@ def main() -> None:
                            "differ"})
     parts = {"a": ("a_estimate_vs_run", lambda work: part_a(args.n_a, args.pilot, work)),
              "b": ("b_changed_prompt", lambda work: part_b(args.n_b, work)),
-             "c": ("c_budget_resume", lambda work: part_c(args.n_c, work))}
+             "c": ("c_budget_resume", lambda work: part_c(args.n_c, work, args.budget_share))}
     with tempfile.TemporaryDirectory(prefix="perpetuum-economics-") as folder:
         for letter, (key, run) in parts.items():
             if letter in args.parts:
