@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory() as scratch:
             folder = options.keep or Path(scratch) / "math_dialogues"
-            result = generate(spec, options.records, folder, resume=options.resume, progress=False)
+            result = generate(spec, options.records, folder, resume=options.resume, progress=False, cache=False)
             records = read_records(Path(folder))
         card = result.card
     wall = card["wall_seconds"]  # every session's wall time, added up

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory() as scratch:
             folder = options.keep or Path(scratch) / "python_exercises"
-            result = generate(spec, options.records, folder, resume=options.resume, progress=sys.stderr.isatty())
+            result = generate(spec, options.records, folder, resume=options.resume, progress=sys.stderr.isatty(),
+                              cache=False)
             dropped = [json.loads(line)["record"] for line in (folder / "dropped.jsonl").read_text().splitlines()
                        if line.strip()]
         card, kept = result.card, result.records

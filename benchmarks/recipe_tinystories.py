@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory() as scratch:
             folder = options.keep or Path(scratch) / "tinystories"
-            result = generate(spec, options.records, folder, resume=options.resume, progress=False)
+            result = generate(spec, options.records, folder, resume=options.resume, progress=False, cache=False)
             records, dropped = read_records(Path(folder))
         card, kept_records = result.card, result.records
         wall = card["wall_seconds"]  # every session's wall time, added up

@@ -67,7 +67,7 @@ def run_pair(recipe: str, model: str, records: int) -> dict:
     try:
         result = generate(
             f"recipe:{recipe}", records, folder, resume=resume, progress=True,
-            backends={name: backend for name in spec.backends},
+            backends={name: backend for name in spec.backends}, cache=False,
         )  # fmt: skip
     finally:
         import asyncio
