@@ -106,7 +106,8 @@ def test_progress_counts_calls_before_the_first_record_finishes():
     assert tracker.done == 0 and tracker.calls == 3 and tracker.tokens == 21
     assert tracker.expected_calls() == 40
     assert tracker.eta_seconds() is not None
-    assert tracker.description().startswith("Generating lessons (calls): 0/10 records, 21 tokens")
+    assert tracker.description().startswith("Generating lessons (calls): 0/10 records, ETA ")
+    assert ", 21 tokens of ~" not in tracker.description()  # no token expectation before a record or an estimate
     # A record that took more calls than the spec promises raises the expectation for the rest.
     tracker.on_record({"status": "ok", "usage": {"default": {"calls": 8, "completion_tokens": 56}}})
     assert tracker.expected_calls() == pytest.approx((4 * 4 + 8) / 5 * 10)

@@ -93,7 +93,8 @@ class RunProgress:
         return max(self.expected_calls() - self.calls, 0.0) * pace
 
     def description(self) -> str:
-        parts = [f"{self.done}/{self.records} records"]
+        eta = self.eta_seconds()
+        parts = [f"{self.done}/{self.records} records", f"ETA {clock(eta)}" if eta is not None else "ETA measuring"]
         expected_tokens = self.expected_tokens()
         tokens = f"{self.tokens:,} tokens" + (f" of ~{expected_tokens:,.0f}" if expected_tokens else "")
         parts.append(tokens)
@@ -106,8 +107,6 @@ class RunProgress:
             parts.append(f"{self.failed} failed")
         if self.show_repairs:
             parts.append(f"{self.repaired} repaired")
-        eta = self.eta_seconds()
-        parts.append(f"ETA {clock(eta)}" if eta is not None else "ETA after the first answers")
         if self.monitor is not None and self.monitor.line():
             parts.append(self.monitor.line())
         return f"Generating {self.name} (calls): " + ", ".join(parts)
