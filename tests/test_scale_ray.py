@@ -93,12 +93,20 @@ def local_echo_run(tmp_path_factory):
 
 
 def test_a_ray_run_equals_the_local_run(ray_cluster, local_echo_run, tmp_path):
-    executor = RayExecutor(actors=2)
-    result = generate(echo_spec(), 60, tmp_path / "ray", progress=False, executor=executor)
-    assert len(executor.actors_) == 2
-    assert result.n_generated == 60 and 0 < result.n_kept < 60  # the filter ran on the driver, as locally
+    """Through the command line: `perpetuum generate ... --ray --ray-actors 2` joins the running cluster."""
+    import yaml
+
+    from perpetuum.cli import app
+
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(echo_spec(), sort_keys=False))
+    result = CliRunner().invoke(app, ["generate", str(spec_path), "-n", "60", "-o", str(tmp_path / "ray"), "--ray",
+                                      "--ray-actors", "2", "-q"])
+    assert result.exit_code == 0, result.output
     assert_same_dataset(tmp_path / "ray", local_echo_run, 60)
-    backend = result.card["backends"]["default"]
+    card = json.loads((tmp_path / "ray" / "card.json").read_text())
+    assert 0 < card["records"]["kept"] < 60  # the filter ran on the driver, as locally
+    backend = card["backends"]["default"]
     assert backend["ray_actors"] == 2 and backend["max_concurrency"] == 8  # each actor has its own echo backend
 
 
@@ -127,6 +135,7 @@ def test_a_killed_actor_hands_its_records_to_the_others(ray_cluster, local_echo_
     watcher = _kill_when(executor, folder, 10, [0])
     generate(echo_spec(delay=0.02), 60, folder, progress=False, executor=executor)
     watcher.join()
+    assert len(executor.actors_) == 2
     assert_same_dataset(folder, local_echo_run, 60)
 
 
