@@ -189,7 +189,8 @@ def paper_estimate(overhead_ms: float, driver_ms: float, measured_tokens: dict) 
         estimates.append({
             "record": label, "completion_tokens": round(tokens["completion_tokens"], 1),
             "fleet_records_per_s": round(fleet_records, 1), "driver_ceiling_records_per_s": round(driver_ceiling, 1),
-            "records_per_s": round(records_per_s, 1), "bound_by": "fleet" if fleet_records <= driver_ceiling else "driver",
+            "records_per_s": round(records_per_s, 1),
+            "bound_by": "fleet" if fleet_records <= driver_ceiling else "driver",
             "hours_per_million_records": round(hours_per_million, 2),
             "usd_per_million_records": round(hours_per_million * NODES * GPU_NODE_USD_PER_HOUR, 2),
         })
@@ -199,7 +200,8 @@ def paper_estimate(overhead_ms: float, driver_ms: float, measured_tokens: dict) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="a smoke run: fewer records and rows")
-    parser.add_argument("--max-tokens", type=int, default=None, help="tokens per embedded record (default 32; 16 small)")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="tokens per embedded record (default 32; 16 with --small)")
     args = parser.parse_args()
     instant_n, embedded_n, rows = (300, 6, 200_000) if args.small else (3_000, 24, 2_000_000)
     max_tokens = args.max_tokens or (16 if args.small else 32)
@@ -221,7 +223,8 @@ def main() -> None:
         embedded = {"kind": "embedded", "n_parallel": 4, "n_ctx": 1024}
         text += text_variants("text-embedded", {
             "local-2-threads": (spec({**embedded, "n_threads": 2}, max_tokens), None),
-            "ray-1-actor-2-threads": (spec({**embedded, "n_threads": 2}, max_tokens), {"actors": 1, "cpus_per_actor": 2}),
+            "ray-1-actor-2-threads": (spec({**embedded, "n_threads": 2}, max_tokens),
+                                      {"actors": 1, "cpus_per_actor": 2}),
             "ray-2-actors-1-thread": (spec({**embedded, "n_threads": 1}, max_tokens), {"actors": 2}),
         }, embedded_n)
         tables = table_variants(work, rows)
@@ -272,8 +275,9 @@ def print_report(report: dict, path: Path) -> None:
           f"{report['ray_overhead_ms_per_record']:.3f} ms; driver checkpoint write per record: "
           f"{report['driver_checkpoint_ms_per_record']:.3f} ms")
     assumptions = report["paper_estimate"]["assumptions"]
-    print(f"Paper estimate, {assumptions['nodes']} nodes x 1 GPU (vLLM, {assumptions['vllm_output_tokens_per_s_per_gpu']:,}"
-          f" output tok/s per GPU and ${assumptions['gpu_node_usd_per_hour']}/node-hour, assumed):")
+    print(f"Paper estimate, {assumptions['nodes']} nodes x 1 GPU (vLLM, "
+          f"{assumptions['vllm_output_tokens_per_s_per_gpu']:,} output tok/s per GPU and "
+          f"${assumptions['gpu_node_usd_per_hour']}/node-hour, assumed):")
     for row in report["paper_estimate"]["rows"]:
         print(f"  {row['record']:<30} {row['completion_tokens']:>7} tok/record  {row['records_per_s']:>10,.1f} rec/s "
               f"(bound by the {row['bound_by']})  {row['hours_per_million_records']:>8} h and "

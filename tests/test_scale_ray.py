@@ -55,7 +55,8 @@ def echo_spec(seed: int = 5, delay: float = 0.0, max_concurrency: int = 4) -> di
             {"name": "size", "kind": "sampler", "sampler": "integer", "low": 1, "high": 9},
             {"name": "story", "kind": "llm_text", "prompt": "A story about a {{ hero }} of size {{ size }}."},
             {"name": "facts", "kind": "llm_json", "prompt": "Facts about {{ hero }}",
-             "json_schema": {"type": "object", "properties": {"legs": {"type": "integer", "minimum": 0, "maximum": 8}}}},
+             "json_schema": {"type": "object",
+                             "properties": {"legs": {"type": "integer", "minimum": 0, "maximum": 8}}}},
             {"name": "has_fox", "kind": "validator", "validator": "regex", "target": "story", "pattern": "fox"},
         ],
         "filters": [{"kind": "validator", "column": "has_fox"}],
@@ -295,7 +296,8 @@ def test_a_remote_backend_limit_is_split_among_the_actors():
 
     spec = load_spec({
         "name": "fleet",
-        "backends": {"vllm": {"kind": "openai", "base_url": "http://fleet:8000/v1", "model": "m", "max_concurrency": 10},
+        "backends": {"vllm": {"kind": "openai", "base_url": "http://fleet:8000/v1", "model": "m",
+                              "max_concurrency": 10},
                      "local": {"kind": "test-echo"}},
         "columns": [{"name": "a", "kind": "llm_text", "prompt": "hi", "backend": "vllm"},
                     {"name": "b", "kind": "llm_text", "prompt": "{{ a }}", "backend": "local"}],

@@ -1,9 +1,9 @@
 """The `perpetuum` command: it parses arguments, calls the library, and prints. No logic lives only here.
 
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
-`sample` is `perpetuum.workflow.sample_saved_model`, `synthesize` is `perpetuum.workflow.synthesize`, `schema` is
-`infer_schema(read_table(...))`, `evaluate` is `perpetuum.workflow.evaluate_files` (read the tables, then
-`perpetuum.evaluate.evaluate`) then `.to_html` / `.to_json`, `rebalance` is `perpetuum.workflow.rebalance`, `demo`
+`sample` is `perpetuum.workflow.sample_saved_model` (`perpetuum.workflow.shards.sample_shards` for a folder),
+`synthesize` is `perpetuum.workflow.synthesize`, `schema` is `infer_schema(read_table(...))`, `evaluate` is
+`perpetuum.workflow.evaluate_files` (read the tables, then `perpetuum.evaluate.evaluate`) then `.to_html` / `.to_json`, `rebalance` is `perpetuum.workflow.rebalance`, `demo`
 is `perpetuum.demo.run_demo`.
 """
 
@@ -286,8 +286,9 @@ def sample(
     ] = None,
     ray: Annotated[
         bool,
-        typer.Option("--ray", help="Write the shards in parallel on a Ray cluster (pip install 'perpetuum[ray]'): the "
-                                   "one RAY_ADDRESS names, else a new local one. -o must be a folder."),
+        typer.Option("--ray", help="Write the shards in parallel on a Ray cluster (pip install "
+                                   "'perpetuum\\[ray]'): the one RAY_ADDRESS names, else a new local one. -o must be "
+                                   "a folder."),
     ] = False,
     ray_address: Annotated[
         Optional[str],

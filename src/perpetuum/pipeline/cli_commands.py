@@ -85,8 +85,8 @@ def generate_command(
         bool,
         typer.Option(
             "--ray",
-            help="Generate on a Ray cluster (pip install 'perpetuum[ray]'): the cluster RAY_ADDRESS names, else a new "
-            "local one. Same records as without it; the checkpoint stays in the output folder.",
+            help="Generate on a Ray cluster (pip install 'perpetuum\\[ray]'): the cluster RAY_ADDRESS names, else a "
+            "new local one. Same records as without it; the checkpoint stays in the output folder.",
         ),
     ] = False,
     ray_address: Annotated[

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from perpetuum.errors import ParameterError
 from perpetuum.registry import Registry
 
-__all__ = ["LOCAL", "RECORD_EXECUTORS", "RecordRunner", "is_local", "named_record_executor", "open_record_runner", "register_record_executor",
-           "resolve_record_executor"]
+__all__ = ["LOCAL", "RECORD_EXECUTORS", "RecordRunner", "is_local", "named_record_executor", "open_record_runner",
+           "register_record_executor", "resolve_record_executor"]
 
 LOCAL = "local"
 

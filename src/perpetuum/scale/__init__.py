@@ -1,7 +1,7 @@
 """Scale-out on Ray: the same spec or model on a cluster, with the same result as on one machine.
 
     from perpetuum.pipeline import generate
-    generate("spec.yaml", 1_000_000, "out/", executor="ray")                     # or RayExecutor(address=..., actors=...)
+    generate("spec.yaml", 1_000_000, "out/", executor="ray")          # or RayExecutor(address=..., actors=...)
 
     from perpetuum.workflow.shards import sample_shards
     sample_shards("models/adult", 100_000_000, "out/", seed=7, executor="ray")   # or RayShardWriter(address=...)

@@ -275,10 +275,15 @@ def _plugin_backend_classes(spec: DatasetSpec, backends: dict[str, Any] | None) 
     same classes (Ray imports their module there, or ships the class itself when it was defined in a script)."""
     from perpetuum.llm.registry import BACKENDS, get_backend_class
 
-    kinds = {spec.backends[name].kind for name in BackendPool(spec, backends).names_used() if name not in (backends or {})}
-    entry_points = {entry.name for entry in BACKENDS._entry_points()}
+    from importlib.metadata import entry_points
+
+    from perpetuum.llm.registry import ENTRY_POINT_GROUP
+
+    given = backends or {}
+    kinds = {spec.backends[name].kind for name in BackendPool(spec, given).names_used() if name not in given}
+    published = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
     return {kind: get_backend_class(kind) for kind in sorted(kinds) if kind not in BACKENDS.modules
-            and kind not in entry_points}
+            and kind not in published}
 
 
 def _chunks(indices: list[int], size: int) -> list[list[int]]:

@@ -195,8 +195,9 @@ def _start(folder: Path, plan: dict, resume: bool) -> dict[int, dict]:
         for task in shard_plan(plan["rows"], plan["shard_rows"], plan["seed"]):
             path = folder / task.file
             if path.exists():
-                done[task.index] = {"file": task.file, "index": task.index, "rows": pq.ParquetFile(path).metadata.num_rows,
-                                    "seed": task.seed, "columns": pq.read_schema(path).names}
+                done[task.index] = {"file": task.file, "index": task.index, "seed": task.seed,
+                                    "rows": pq.ParquetFile(path).metadata.num_rows,
+                                    "columns": pq.read_schema(path).names}
     return done
 
 
