@@ -3,8 +3,8 @@
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
 `sample` is `perpetuum.workflow.sample_saved_model` (`perpetuum.workflow.shards.sample_shards` for a folder),
 `synthesize` is `perpetuum.workflow.synthesize`, `schema` is `infer_schema(read_table(...))`, `evaluate` is
-`perpetuum.workflow.evaluate_files` (read the tables, then `perpetuum.evaluate.evaluate`) then `.to_html` / `.to_json`, `rebalance` is `perpetuum.workflow.rebalance`, `demo`
-is `perpetuum.demo.run_demo`.
+`perpetuum.workflow.evaluate_files` (read the tables, then `perpetuum.evaluate.evaluate`) then `.to_html` /
+`.to_json`, `rebalance` is `perpetuum.workflow.rebalance`, `demo` is `perpetuum.demo.run_demo`.
 """
 
 from __future__ import annotations
