@@ -289,6 +289,9 @@ def test_without_ray_the_error_says_how_to_install_it(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["generate", str(tmp_path / "missing.yaml"), "-n", "5", "-o",
                                       str(tmp_path / "out"), "--ray"])
     assert result.exit_code == 2 and "perpetuum[ray]" in result.output
+    result = CliRunner().invoke(app, ["sample", str(tmp_path / "model"), "-n", "5", "-o", str(tmp_path / "shards"),
+                                      "--ray"])
+    assert result.exit_code == 2 and "perpetuum[ray]" in result.output and not (tmp_path / "shards").exists()
 
 
 def test_a_remote_backend_limit_is_split_among_the_actors():
