@@ -207,7 +207,6 @@ def _write_card(folder: Path, synthesizer, shards: list[dict], plan: dict, condi
     import pandas as pd
 
     from perpetuum.card import table_card
-    from perpetuum.card.table import render_table_card_markdown
     from perpetuum.card.writer import write_card_files
 
     columns = shards[0]["columns"] if shards else []
@@ -223,5 +222,17 @@ def _write_card(folder: Path, synthesizer, shards: list[dict], plan: dict, condi
                         "executor": executor if isinstance(executor, str) else type(executor).__name__,
                         "seeding": "shard i is sampled with shard_seed(seed, i) (perpetuum.workflow.shards)",
                         "files": [{key: shard[key] for key in ("file", "rows", "seed")} for shard in shards]}
-    files = write_card_files(card, folder / "card.json", folder / "card.md", render_table_card_markdown)
+    files = write_card_files(card, folder / "card.json", folder / "card.md", _render_sharded_card)
     return card, {**files, "plan": str(folder / PLAN_FILE)}
+
+
+def _render_sharded_card(card: dict) -> str:
+    from perpetuum.card.table import render_table_card_markdown
+
+    sharding = card["sharding"]
+    lines = ["", "## Shards", "",
+             f"{sharding['shards']} Parquet shards of up to {sharding['shard_rows']:,} rows, written by the "
+             f"{sharding['executor']} executor; {sharding['seeding']}.", "",
+             "| file | rows | seed |", "| --- | ---: | ---: |",
+             *(f"| {item['file']} | {item['rows']:,} | {item['seed']} |" for item in sharding["files"]), ""]
+    return render_table_card_markdown(card) + "\n".join(lines)
