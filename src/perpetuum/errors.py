@@ -47,3 +47,8 @@ class TransientBackendError(PerpetuumError, RuntimeError):
 class GenerationError(PerpetuumError, RuntimeError):
     """A model gave no usable answer (e.g. no JSON matching the schema after the allowed attempts, or a request the
     backend refused); the record fails, the run goes on."""
+
+
+class ScaleOutError(PerpetuumError, RuntimeError):
+    """Scaling out failed: Ray is not installed, the cluster cannot be reached, or a worker died mid-run. The
+    message says what to install, or how to resume the run."""

@@ -10,7 +10,8 @@
 Modules: `spec` (models, YAML, validation), `spec_sources` (named specs such as `recipe:NAME`), `columns/` (one
 module per column kind, and the validator kinds), `executor` (concurrency, retries, failure records), `checkpoint`
 (JSONL shards + SQLite state), `filters` (judge/validator filters, dedup), `output` (JSONL, Parquet, Hugging Face
-datasets), `run` (generate / preview). A run's dataset card is built by `perpetuum.card`.
+datasets), `run` (generate / preview), `record_executors` (where records are made: here, or elsewhere found by
+name, such as "ray"). A run's dataset card is built by `perpetuum.card`.
 """
 
 from perpetuum.pipeline.columns import ColumnRunner, register_column_kind
