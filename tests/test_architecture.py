@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("card",),  # the dataset card: lineage, collapse signals, the JSON + Markdown writer
     ("pipeline", "collapse"),  # LLM dataset specs and their runner; the model-collapse lab
     ("recipes", "workflow"),  # shipped specs and their checks; the table flow (split, fit, sample, card, report)
+    ("scale",),  # scale-out on Ray: records on actors, table shards as tasks (executors found by name)
     ("review", "demo"),  # the review desk; the end-to-end demo
     ("cli",),  # the `perpetuum` command
     ("__main__",),  # `python -m perpetuum`
@@ -38,6 +39,9 @@ LAYERS: list[tuple[str, ...]] = [
 LOADED_BY_NAME = {
     # `recipe:NAME` specs: the recipes package registers this spec source when the pipeline first meets the prefix.
     ("perpetuum.pipeline.spec_sources", "perpetuum.recipes"),
+    # `executor="ray"`: scale-out executors register themselves when the pipeline or the table flow first asks.
+    ("perpetuum.pipeline.record_executors", "perpetuum.scale.ray_records"),
+    ("perpetuum.workflow.shards", "perpetuum.scale.ray_tables"),
 }
 
 

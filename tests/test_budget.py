@@ -136,3 +136,11 @@ def test_the_command_says_which_limit_stopped_it_and_exits_with_code_3(tmp_path)
     resumed = CliRunner().invoke(app, ["generate", str(path), "-n", "20", "-o", str(out), "--resume", "--no-cache"])
     assert resumed.exit_code == 0, resumed.output
     assert "Generated 20 records of lessons" in resumed.output
+
+
+def test_a_budget_is_refused_where_records_are_made_elsewhere(tmp_path):
+    pytest.importorskip("ray")
+    from perpetuum.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="needs the local executor"):
+        generate(dialogue_spec(), 3, tmp_path, progress=False, executor="ray", budget={"tokens": 10_000})

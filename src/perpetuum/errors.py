@@ -58,3 +58,8 @@ class RunStopped(PerpetuumError, RuntimeError):
         self.reason = reason
         self.kind = kind
         self.limit = limit
+
+
+class ScaleOutError(PerpetuumError, RuntimeError):
+    """Scaling out failed: Ray is not installed, the cluster cannot be reached, or a worker died mid-run. The
+    message says what to install, or how to resume the run."""

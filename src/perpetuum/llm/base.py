@@ -70,9 +70,12 @@ class Backend(ABC):
     `constrains_json` says whether `chat(..., json_schema=...)` makes the model itself follow the schema (grammar or
     server-side structured output); when False the schema is ignored there and `structured.generate_json`
     validates and retries instead.
+    `remote` says that requests go to a server other processes may share (an OpenAI-compatible fleet): its
+    `max_concurrency` is then a limit for the whole run, which scale-out divides among workers, not one per worker.
     """
 
     name: ClassVar[str] = "backend"
+    remote: ClassVar[bool] = False
     max_concurrency: int = 1
     model_name: str = ""
     constrains_json: bool = False

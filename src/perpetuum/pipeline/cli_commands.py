@@ -102,6 +102,33 @@ def generate_command(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Send every request to the model; neither read nor fill the cache.")
     ] = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Generate on a Ray cluster (pip install 'perpetuum\\[ray]'): the cluster RAY_ADDRESS names, else a "
+            "new local one. Same records as without it; the checkpoint stays in the output folder.",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            metavar="ADDRESS",
+            help="With --ray (implied): the cluster to join, e.g. auto, HEAD:6379 or ray://HEAD:10001.",
+            show_default=False,
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int | None,
+        typer.Option(
+            "--ray-actors",
+            min=1,
+            help="With --ray: how many actors generate records (default: one per CPU of the cluster); each loads "
+            "an embedded model once.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary, only errors.")] = False,
 ) -> None:
     """Generate a dataset from a spec: records are checkpointed as they finish, so --resume loses none.
@@ -124,8 +151,15 @@ def generate_command(
       perpetuum generate recipe:python_exercises -n 50 -o out/py --decontaminate HumanEval.jsonl.gz
 
       perpetuum generate spec.yaml -n 10000 -o out/big --budget-usd 20
+
+      perpetuum generate examples/specs/tiny_stories.yaml -n 100000 -o out/stories --ray --ray-address auto
     """
+    from perpetuum.pipeline.record_executors import named_record_executor
     from perpetuum.pipeline.run import generate
+
+    executor = "local"
+    if ray or ray_address or ray_actors:
+        executor = named_record_executor("ray", address=ray_address, actors=ray_actors)
 
     try:
         result = generate(
@@ -140,6 +174,7 @@ def generate_command(
             decontaminate=decontaminate,
             budget=_budget(budget_usd, budget_tokens, budget_seconds),
             cache=False if no_cache else None,
+            executor=executor,
         )
     except KeyboardInterrupt:
         Console(stderr=True).print(

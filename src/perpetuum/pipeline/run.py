@@ -26,6 +26,7 @@ from perpetuum.pipeline.economics import close_gate, open_gate
 from perpetuum.pipeline.executor import BackendPool, RecordExecutor, build_runners
 from perpetuum.pipeline.filters import keep_records
 from perpetuum.pipeline.output import write_outputs
+from perpetuum.pipeline.record_executors import is_local, open_record_runner, resolve_record_executor
 from perpetuum.pipeline.run_progress import RunProgress, calls_per_record_from_spec
 from perpetuum.pipeline.spec import BudgetConfig, DatasetSpec, Price, load_spec
 from perpetuum.pipeline.spec_repair import repair_targets
@@ -83,6 +84,7 @@ def generate(
     decontaminate: list[str | Path] | None = None,
     budget: dict | BudgetConfig | None = None,
     cache: Any = None,
+    executor: Any = "local",
 ) -> GenerationResult:
     """Generate `n` records of `spec` into `output_dir`, checkpointing each record as it finishes.
 
@@ -98,6 +100,9 @@ def generate(
     request that could cross one (`perpetuum.pipeline.budget`), `result.stopped` says why, and a resume with a raised
     limit goes on. cache: the request cache (`perpetuum.llm.request_cache`): None follows $PERPETUUM_CACHE (on unless
     it says 0), True/False, a folder, or a RequestCache. A spec's `monitors` may also stop the run (`result.stopped`).
+    executor: where records are generated: "local" (this process), "ray" (actors of a Ray cluster, `pip install
+    'perpetuum[ray]'`) or an executor object such as `perpetuum.scale.RayExecutor(address=..., actors=...)`. Every
+    record keeps its seed, so the dataset is the same wherever it was made; the checkpoint stays in `output_dir`.
     """
     _no_running_loop("generate")
     return asyncio.run(
@@ -115,6 +120,7 @@ def generate(
             decontaminate=decontaminate,
             budget=budget,
             cache=cache,
+            executor=executor,
         )
     )
 
@@ -134,6 +140,7 @@ async def agenerate(
     decontaminate: list[str | Path] | None = None,
     budget: dict | BudgetConfig | None = None,
     cache: Any = None,
+    executor: Any = "local",
 ) -> GenerationResult:
     """The async form of `generate`, for code that already runs an event loop."""
     spec = load_spec(spec)
@@ -142,6 +149,7 @@ async def agenerate(
 
         spec = add_references(spec, decontaminate)
     _check_n(n)
+    executor = resolve_record_executor(executor)
     price_table = {**spec.prices, **{key: Price.model_validate(value) for key, value in (prices or {}).items()}}
     runners = build_runners(spec, n)
     output_dir = Path(output_dir)
@@ -152,7 +160,10 @@ async def agenerate(
         todo = [index for index in range(n) if index not in done]
         if not todo:
             store.remember(stop=None)  # a stop of an earlier session no longer holds anything back
-        if todo:
+        if todo and not is_local(executor):
+            _local_only(spec, budget, cache)
+            await _run_elsewhere(executor, spec, n, todo, store, progress, backends)
+        elif todo:
             pool = BackendPool(spec, backends)
             pool.open()
             gate = monitor = None
@@ -169,6 +180,22 @@ async def agenerate(
         return _finish(spec, store, n, output_dir, price_table, reference=reference, generation=generation)
     finally:
         store.close()
+
+
+def _local_only(spec: DatasetSpec, budget, cache) -> None:
+    """Budgets and monitor stops hold back requests through this process's call gate, which records made by another
+    executor's workers do not pass: refuse them there rather than ignore a hard limit."""
+    from perpetuum.pipeline.economics import budget_limits
+
+    if budget_limits(spec, budget):
+        raise ParameterError("a budget (execution.budget, --budget-*) needs the local executor: records made "
+                             "elsewhere (--ray) do not pass this process's budget; drop the budget or --ray")
+    if spec.monitors is not None and spec.monitors.rules:
+        raise ParameterError("monitors need the local executor: they watch records as this process makes them; "
+                             "drop the spec's `monitors` rules or --ray")
+    if cache not in (None, False):
+        raise ParameterError("the request cache runs in this process; records made elsewhere (--ray) do not use it: "
+                             "drop cache= (or --no-cache) with --ray")
 
 
 def _lent_cache(cache) -> bool:
@@ -192,17 +219,31 @@ def _monitor(spec: DatasetSpec, store: CheckpointStore, reference):
     return monitor
 
 
-async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, progress: bool,
-                             monitor=None) -> RunStopped | None:
-    """Run `todo` into the checkpoint; returns the stop (budget or monitor) when the run ended early."""
-    executor = RecordExecutor(spec, runners, pool)
+async def _run_elsewhere(executor, spec, n: int, todo, store: CheckpointStore, progress: bool, backends) -> None:
+    """The records of `todo` generated by a non-local executor (`record_executors`); entries come back here and go
+    to the checkpoint as a local run's do."""
+    runner = await open_record_runner(executor, spec, n, backends)
+    try:
+        store.record_backends(runner.describe())
+        await _run_with_progress(spec, None, None, todo, store, progress, record_runner=runner)
+    finally:
+        await runner.close()
+
+
+async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, progress: bool, monitor=None, *,
+                             record_runner=None) -> RunStopped | None:
+    """Run `todo` into the checkpoint; returns the stop (budget or monitor) when the run ended early. Records come
+    from `record_runner` when given (a non-local executor: its calls pass no gate of this process, so progress
+    counts finished records' calls), else from a RecordExecutor over `pool`."""
+    executor = record_runner or RecordExecutor(spec, runners, pool)
     estimate = store.meta("estimate") or {}
     with progress_bar(f"Generating {spec.name}", total=None, verbose=progress) as bar:
         tracker = RunProgress(bar, spec.name, len(todo),
                               estimate.get("calls_per_record") or calls_per_record_from_spec(spec),
                               estimate.get("completion_tokens_per_record"), monitor)
         tracker.show_repairs = bool(repair_targets(spec))
-        pool.gate.listeners.append(tracker.on_call)
+        if pool is not None:
+            pool.gate.listeners.append(tracker.on_call)
 
         def sink(entry: dict) -> None:
             store.write(entry)

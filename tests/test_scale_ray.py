@@ -1,0 +1,318 @@
+"""Scale-out on Ray: the same spec or model on a real local Ray cluster gives the dataset a local run gives.
+
+One two-CPU cluster on 127.0.0.1 serves every test here (started on first use, shut down at the end of the run);
+tests that do not need it never start Ray. The workers import Perpetuum and the test backend from the same folders
+as this process (PYTHONPATH in the cluster's runtime environment).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import perpetuum
+from perpetuum.errors import ParameterError, ScaleOutError
+from perpetuum.pipeline import generate
+from perpetuum.pipeline.checkpoint import read_checkpoint_entries
+from perpetuum.scale import RayExecutor, RayShardWriter, capacity_shares
+from perpetuum.workflow.shards import sample_shards, shard_seed
+from test_pipeline_support import EchoBackend  # noqa: F401  (registers the test-echo backend kind)
+
+TESTS = Path(__file__).resolve().parent
+SOURCE = Path(perpetuum.__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster with 2 CPUs on 127.0.0.1, shared by every test of the session that asks for it."""
+    ray = pytest.importorskip("ray", reason="the scale-out tests need Ray: pip install 'perpetuum[ray]'")
+    paths = [str(SOURCE), str(TESTS), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    ray.init(num_cpus=2, include_dashboard=False, address="local", _node_ip_address="127.0.0.1",
+             logging_level=logging.WARNING, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}})
+    yield ray
+    ray.shutdown()
+
+
+def echo_spec(seed: int = 5, delay: float = 0.0, max_concurrency: int = 4) -> dict:
+    """Samplers, a text column, a JSON column and a validator filter on the deterministic test backend, priced."""
+    return {
+        "name": "echo_scale",
+        "seed": seed,
+        "backends": {"default": {"kind": "test-echo", "max_concurrency": max_concurrency, "delay": delay}},
+        "prices": {"echo-1": {"input_per_million": 1.0, "output_per_million": 2.0}},
+        "columns": [
+            {"name": "hero", "kind": "sampler", "sampler": "category", "values": {"fox": 2, "owl": 1, "eel": 1}},
+            {"name": "size", "kind": "sampler", "sampler": "integer", "low": 1, "high": 9},
+            {"name": "story", "kind": "llm_text", "prompt": "A story about a {{ hero }} of size {{ size }}."},
+            {"name": "facts", "kind": "llm_json", "prompt": "Facts about {{ hero }}",
+             "json_schema": {"type": "object",
+                             "properties": {"legs": {"type": "integer", "minimum": 0, "maximum": 8}}}},
+            {"name": "has_fox", "kind": "validator", "validator": "regex", "target": "story", "pattern": "fox"},
+        ],
+        "filters": [{"kind": "validator", "column": "has_fox"}],
+    }
+
+
+def checkpoint_indices(folder) -> list[int]:
+    return [entry["index"] for entry in read_checkpoint_entries(folder)]
+
+
+def assert_same_dataset(ray_folder, local_folder, n: int) -> None:
+    """Same output bytes, every index once in the checkpoint, and the card's counts, tokens and cost merged."""
+    assert (ray_folder / "data.jsonl").read_bytes() == (local_folder / "data.jsonl").read_bytes()
+    assert pd.read_parquet(ray_folder / "data.parquet").equals(pd.read_parquet(local_folder / "data.parquet"))
+    indices = checkpoint_indices(ray_folder)
+    assert sorted(indices) == list(range(n)), "a record was lost or written twice"
+    ray_card = json.loads((ray_folder / "card.json").read_text())
+    local_card = json.loads((local_folder / "card.json").read_text())
+    for key in ("records", "tokens", "cost_usd"):
+        assert without_seconds(ray_card[key]) == without_seconds(local_card[key]), key
+
+
+def without_seconds(value):
+    """A card section without its wall times (which differ between any two runs)."""
+    if isinstance(value, dict):
+        return {key: without_seconds(item) for key, item in value.items() if "seconds" not in key}
+    return value
+
+
+@pytest.fixture(scope="module")
+def local_echo_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local") / "run"
+    generate(echo_spec(), 60, folder, progress=False)
+    return folder
+
+
+def test_a_ray_run_equals_the_local_run(ray_cluster, local_echo_run, tmp_path):
+    """Through the command line: `perpetuum generate ... --ray --ray-actors 2` joins the running cluster."""
+    import yaml
+
+    from perpetuum.cli import app
+
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(echo_spec(), sort_keys=False))
+    result = CliRunner().invoke(app, ["generate", str(spec_path), "-n", "60", "-o", str(tmp_path / "ray"), "--ray",
+                                      "--ray-actors", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert_same_dataset(tmp_path / "ray", local_echo_run, 60)
+    card = json.loads((tmp_path / "ray" / "card.json").read_text())
+    assert 0 < card["records"]["kept"] < 60  # the filter ran on the driver, as locally
+    backend = card["backends"]["default"]
+    assert backend["ray_actors"] == 2 and backend["max_concurrency"] == 8  # each actor has its own echo backend
+
+
+def _kill_when(executor: RayExecutor, folder: Path, records: int, which: list[int],
+               restart: tuple[int, ...] = ()) -> threading.Thread:
+    """Kill the actors at positions `which` once `records` entries are checkpointed; Ray may restart those in
+    `restart`, the others are gone for good."""
+
+    import ray
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if executor.actors_ and (folder / "checkpoint").exists() and len(checkpoint_indices(folder)) >= records:
+                for position in which:
+                    ray.kill(executor.actors_[position], no_restart=position not in restart)
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_killed_actors_are_restarted_or_their_records_go_to_the_others(ray_cluster, local_echo_run, tmp_path):
+    """Actor 0 is killed and restarted by Ray (its chunk retried, its backends built again); actor 1 is killed for
+    good, and its chunks go to actor 0. The run still ends complete, equal to the local one."""
+    folder = tmp_path / "ray"
+    executor = RayExecutor(actors=2, records_in_flight=4)
+    watcher = _kill_when(executor, folder, 10, [0, 1], restart=(0,))
+    generate(echo_spec(delay=0.02), 60, folder, progress=False, executor=executor)
+    watcher.join()
+    # The GCS's actor table (Ray's state API needs the dashboard, which the test cluster does not run).
+    restarts = [ray_cluster._private.state.actors(actor._actor_id.hex())["NumRestarts"] for actor in executor.actors_]
+    assert restarts == [1, 0]
+    assert_same_dataset(folder, local_echo_run, 60)
+
+
+def test_a_run_whose_actors_all_died_resumes_to_the_uninterrupted_result(ray_cluster, local_echo_run, tmp_path):
+    folder = tmp_path / "ray"
+    executor = RayExecutor(actors=2, records_in_flight=4)
+    watcher = _kill_when(executor, folder, 10, [0, 1])
+    with pytest.raises(ScaleOutError, match="--resume"):
+        generate(echo_spec(delay=0.02), 60, folder, progress=False, executor=executor)
+    watcher.join()
+    written = checkpoint_indices(folder)
+    assert 10 <= len(written) < 60 and len(set(written)) == len(written)
+    # executor="ray": the registered executor with its defaults, one actor per CPU (2 here)
+    result = generate(echo_spec(delay=0.02), 60, folder, resume=True, progress=False, executor="ray")
+    assert result.card["sessions"] == 2
+    assert_same_dataset(folder, local_echo_run, 60)
+
+
+def test_a_killed_driver_resumes_to_the_uninterrupted_result(ray_cluster, local_echo_run, tmp_path):
+    """The driver process (which owns the checkpoint) is killed mid-run; a new one joins the cluster and resumes."""
+    import signal
+    import subprocess
+
+    ray = ray_cluster
+    folder = tmp_path / "ray"
+    script = (
+        "import sys; sys.path[:0] = [{source!r}, {tests!r}]\n"
+        "import ray, test_scale_ray as t, test_pipeline_support\n"
+        "ray.init(address={address!r}, runtime_env={{'env_vars': {{'PYTHONPATH': {paths!r}}}}})\n"
+        "from perpetuum.pipeline import generate\n"
+        "from perpetuum.scale import RayExecutor\n"
+        "generate(t.echo_spec(delay=0.05), 60, {folder!r}, progress=False,\n"
+        "         executor=RayExecutor(address={address!r}, actors=2, records_in_flight=2))\n"
+    ).format(source=str(SOURCE), tests=str(TESTS), folder=str(folder),
+             address=ray.get_runtime_context().gcs_address, paths=os.pathsep.join([str(SOURCE), str(TESTS)]))
+    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and driver.poll() is None:
+            if (folder / "checkpoint").exists() and len(checkpoint_indices(folder)) >= 8:
+                break
+            time.sleep(0.05)
+        assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
+        os.killpg(driver.pid, signal.SIGKILL)
+    finally:
+        driver.wait(timeout=30)
+    assert 8 <= len(checkpoint_indices(folder)) < 60
+    generate(echo_spec(delay=0.05), 60, folder, resume=True, progress=False, executor=RayExecutor(actors=2))
+    assert_same_dataset(folder, local_echo_run, 60)
+
+
+# ---------------------------------------------------------------------------------------------- the embedded model
+
+EMBEDDED = {
+    "name": "embedded_scale",
+    "seed": 4,
+    "backends": {"default": {"kind": "embedded", "n_threads": 1, "n_parallel": 2, "n_ctx": 512}},
+    "columns": [
+        {"name": "animal", "kind": "sampler", "sampler": "category", "values": ["cat", "dog", "bird"]},
+        {"name": "line", "kind": "llm_text", "prompt": "Write one short sentence about a {{ animal }}.",
+         "params": {"max_tokens": 12, "temperature": 0.7}},
+    ],
+}
+
+
+def test_an_embedded_model_spec_on_ray_equals_the_local_run(ray_cluster, tmp_path):
+    pytest.importorskip("llama_cpp", reason="the embedded backend needs llama-cpp-python")
+    local = generate(EMBEDDED, 4, tmp_path / "local", progress=False)
+    on_ray = generate(EMBEDDED, 4, tmp_path / "ray", progress=False, executor=RayExecutor(actors=2))
+    assert on_ray.records == local.records and len(local.records) == 4
+    assert (tmp_path / "ray" / "data.jsonl").read_bytes() == (tmp_path / "local" / "data.jsonl").read_bytes()
+    assert without_seconds(on_ray.card["tokens"]) == without_seconds(local.card["tokens"])
+    assert on_ray.card["backends"]["default"]["ray_actors"] == 2
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from perpetuum.datasets import load_adult
+    from perpetuum.tabular import get_synthesizer
+
+    folder = tmp_path_factory.mktemp("model") / "adult-fast"
+    get_synthesizer("fast")(seed=0).fit(load_adult().head(600)).save(folder)
+    return folder
+
+
+def read_shards(folder) -> list[pd.DataFrame]:
+    return [pd.read_parquet(path) for path in sorted(Path(folder).glob("part-*.parquet"))]
+
+
+def test_table_shards_on_ray_equal_the_local_shards(ray_cluster, model_dir, tmp_path):
+    local = sample_shards(model_dir, 1000, tmp_path / "local", seed=7, shard_rows=300)
+    on_ray = sample_shards(model_dir, 1000, tmp_path / "ray", seed=7, shard_rows=300, executor=RayShardWriter())
+    assert [shard["rows"] for shard in local.shards] == [300, 300, 300, 100]
+    local_frames, ray_frames = read_shards(tmp_path / "local"), read_shards(tmp_path / "ray")
+    assert len(ray_frames) == 4 and all(a.equals(b) for a, b in zip(local_frames, ray_frames))
+    assert on_ray.card["rows"] == 1000 and on_ray.card["sharding"]["shards"] == 4
+
+
+def test_each_shard_is_sampled_with_its_own_seed(model_dir, tmp_path):
+    """No Ray here: shard i is the model's sample of its rows with shard_seed(seed, i), whoever writes it."""
+    from perpetuum.tabular import load_synthesizer
+
+    sample_shards(model_dir, 500, tmp_path / "out", seed=3, shard_rows=200)
+    frames = read_shards(tmp_path / "out")
+    model = load_synthesizer(model_dir)
+    assert frames[2].equals(model.sample(100, seed=shard_seed(3, 2)))
+    assert not frames[0].equals(frames[1])
+    assert shard_seed(3, 0) != shard_seed(4, 0)
+
+
+def test_a_sharded_folder_resumes_with_only_the_missing_shards(model_dir, tmp_path):
+    folder = tmp_path / "out"
+    first = sample_shards(model_dir, 500, folder, seed=3, shard_rows=200)
+    expected = read_shards(folder)
+    (folder / "part-00001.parquet").unlink()
+    with pytest.raises(ParameterError, match="resume"):
+        sample_shards(model_dir, 500, folder, seed=3, shard_rows=200)
+    again = sample_shards(model_dir, 500, folder, seed=3, shard_rows=200, resume=True)
+    assert again.shards_written == 1 and first.shards_written == 3
+    assert all(a.equals(b) for a, b in zip(expected, read_shards(folder)))
+    with pytest.raises(ParameterError, match="another model, seed"):
+        sample_shards(model_dir, 500, folder, seed=4, shard_rows=200, resume=True)
+
+
+def test_the_sample_command_writes_shards_into_a_folder(model_dir, tmp_path):
+    from perpetuum.cli import app
+
+    result = CliRunner().invoke(app, ["sample", str(model_dir), "-n", "450", "-o", str(tmp_path / "out"),
+                                      "--shard-rows", "200", "--seed", "3", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [len(frame) for frame in read_shards(tmp_path / "out")] == [200, 200, 50]
+    refused = CliRunner().invoke(app, ["sample", str(model_dir), "-n", "10", "-o", str(tmp_path / "x.csv"), "--ray"])
+    assert refused.exit_code == 2 and "folder" in refused.output
+
+
+# ---------------------------------------------------------------------------------------------- without a cluster
+
+
+def test_without_ray_the_error_says_how_to_install_it(monkeypatch, tmp_path):
+    from perpetuum.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    with pytest.raises(ScaleOutError, match=r"pip install 'perpetuum\[ray\]'"):
+        generate(echo_spec(), 5, tmp_path / "run", progress=False, executor="ray")
+    assert not (tmp_path / "run").exists()  # refused before any file was written
+    result = CliRunner().invoke(app, ["generate", str(tmp_path / "missing.yaml"), "-n", "5", "-o",
+                                      str(tmp_path / "out"), "--ray"])
+    assert result.exit_code == 2 and "perpetuum[ray]" in result.output
+    result = CliRunner().invoke(app, ["sample", str(tmp_path / "model"), "-n", "5", "-o", str(tmp_path / "shards"),
+                                      "--ray"])
+    assert result.exit_code == 2 and "perpetuum[ray]" in result.output and not (tmp_path / "shards").exists()
+
+
+def test_a_remote_backend_limit_is_split_among_the_actors():
+    from perpetuum.pipeline.spec import load_spec
+
+    spec = load_spec({
+        "name": "fleet",
+        "backends": {"vllm": {"kind": "openai", "base_url": "http://fleet:8000/v1", "model": "m",
+                              "max_concurrency": 10},
+                     "local": {"kind": "test-echo"}},
+        "columns": [{"name": "a", "kind": "llm_text", "prompt": "hi", "backend": "vllm"},
+                    {"name": "b", "kind": "llm_text", "prompt": "{{ a }}", "backend": "local"}],
+    })
+    shares = capacity_shares(spec, None, 4)
+    assert [share["vllm"] for share in shares] == [3, 3, 2, 2]
+    assert all("local" not in share for share in shares)  # a backend inside each actor keeps its own limit
+    with pytest.raises(ParameterError, match="at most that many actors"):
+        capacity_shares(spec, None, 11)
