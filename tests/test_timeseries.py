@@ -166,7 +166,7 @@ def test_a_saved_model_loads_equal_and_samples_the_same(model, tmp_path):
     model.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     assert loaded.params() == model.params()
-    assert (loaded.volatility, loaded.mean_block, loaded.columns_, loaded.kind_) == ("gjr", 30.0, ["Adj Close"],
+    assert (loaded.volatility, loaded.mean_block, loaded.columns_, loaded.kind_) == ("gjr", 20.0, ["Adj Close"],
                                                                                      "prices")
     np.testing.assert_array_equal(loaded.sample(2, 30, seed=9), model.sample(2, 30, seed=9))
     assert not list((tmp_path / "model").glob("*.pkl"))

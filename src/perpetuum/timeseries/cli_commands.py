@@ -41,7 +41,7 @@ def fit_command(
                                       "values already are returns.")] = "prices",
     volatility: Annotated[str, typer.Option("--volatility", help="gjr (GJR-GARCH) or egarch.")] = "gjr",
     mean_block: Annotated[float, typer.Option("--mean-block", help="Mean block length (days) of the residual "
-                                              "bootstrap.")] = 30.0,
+                                              "bootstrap.")] = 20.0,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:

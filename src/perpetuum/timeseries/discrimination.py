@@ -16,7 +16,7 @@ import pandas as pd
 from perpetuum.errors import DataInputError
 from perpetuum.evaluate.fidelity import detection_score
 
-__all__ = ["window_features", "discriminative_score"]
+__all__ = ["window_features", "discriminative_score", "near_copy_share"]
 
 
 def window_features(returns: np.ndarray) -> pd.DataFrame:
@@ -74,3 +74,16 @@ def discriminative_score(real: np.ndarray, paths: np.ndarray, *, window: int = 2
     synthetic_windows = np.concatenate(chosen)[:needed]
     result = detection_score(window_features(real_windows), window_features(synthetic_windows), seed=seed)
     return {"score": result["score"], "auc": result["auc"], "windows_each": result["n_rows_each"], "window": window}
+
+
+def near_copy_share(real: np.ndarray, paths: np.ndarray, *, window: int = 20, threshold: float = 0.2,
+                    max_paths: int = 5) -> float:
+    """Share of synthetic windows (non-overlapping, `window` days, from at most `max_paths` paths) whose
+    root-mean-square distance to the closest real window (any start) is below `threshold` times their own standard
+    deviation: stretches that replay history. Real windows score 0 against the rest of the real series. Range 0-1,
+    lower is better."""
+    real_windows = np.lib.stride_tricks.sliding_window_view(np.asarray(real, dtype=float), window)
+    synthetic = np.concatenate([_windows(path, window) for path in np.atleast_2d(paths)[:max_paths]])
+    near = np.array([np.sqrt(np.mean((real_windows - row) ** 2, axis=1)).min() for row in synthetic])
+    spread = synthetic.std(axis=1)
+    return float(np.mean(near < threshold * np.where(spread > 0, spread, np.inf)))

@@ -179,13 +179,15 @@ def shock_scenarios(model: GarchFHS, shock: Shock, n: int = 1000, *, before: int
         calm = model.draw_innovations(n, before - EPISODE_MARGIN, rng, series_id)
         returns_calm, _, sigma2 = model.simulate(calm, model.next_variance(series_id), series_id)
         bar.advance()
+        previous = returns_calm[:, -1] if returns_calm.shape[1] else None
         episode = np.concatenate([run_up, stress], axis=1)
-        factors = _solve_factors(model, episode, sigma2, shock.drawdown, column, series_id, skip=EPISODE_MARGIN)
+        factors = _solve_factors(model, episode, sigma2, shock.drawdown, column, series_id, skip=EPISODE_MARGIN,
+                                 previous=previous)
         rest = model.draw_innovations(n, after - EPISODE_MARGIN, rng, series_id)
         scale = np.ones((n, EPISODE_MARGIN + days + after))
         scale[:, : EPISODE_MARGIN + days] = factors[:, None]
         returns_episode = model.simulate(np.concatenate([episode, aftershocks, rest], axis=1), sigma2, series_id,
-                                         scale=scale)[0]
+                                         scale=scale, previous=previous)[0]
         bar.advance()
     returns = np.concatenate([returns_calm, returns_episode], axis=1)
     returns_shock = returns[:, before: before + days]
@@ -210,7 +212,7 @@ def shock_scenarios(model: GarchFHS, shock: Shock, n: int = 1000, *, before: int
 
 
 def _solve_factors(model: GarchFHS, episode: np.ndarray, sigma2: np.ndarray, target: float, column: int,
-                   series_id: str, skip: int, iterations: int = 40) -> np.ndarray:
+                   series_id: str, skip: int, previous: np.ndarray | None, iterations: int = 40) -> np.ndarray:
     """Per path, the factor on the episode's shocks (run-up and window) whose window (the days after the first
     `skip`) falls by `target`: bisection on [0, 8], all paths at once (the fall grows with the factor; where it
     does not reach the target at 8 the path keeps 8 and counts as a miss)."""
@@ -218,7 +220,8 @@ def _solve_factors(model: GarchFHS, episode: np.ndarray, sigma2: np.ndarray, tar
     low, high = np.zeros(n), np.full(n, 8.0)
     for _ in range(iterations):
         middle = (low + high) / 2
-        returns = model.simulate(episode, sigma2, series_id, scale=np.broadcast_to(middle[:, None], (n, days)))[0]
+        returns = model.simulate(episode, sigma2, series_id, scale=np.broadcast_to(middle[:, None], (n, days)),
+                                 previous=previous)[0]
         deep_enough = _path_drawdown(returns[:, skip:, column]) <= target
         high, low = np.where(deep_enough, middle, high), np.where(deep_enough, low, middle)
     return high
@@ -262,8 +265,9 @@ def window_variants(model: GarchFHS, start: str, end: str, n: int = 100, *, mean
     length = last - first + 1
     residuals = model.residuals_[series_id][first: last + 1]
     shocks = residuals[stationary_bootstrap_indices(length, n, length, mean_block, rng)]
-    returns = model.simulate(shocks, model.variance_at(first, series_id), series_id)[0]
     real = model.returns_[series_id][first: last + 1]
+    before = model.returns_[series_id][first - 1] if first > 0 else real[0] * 0
+    returns = model.simulate(shocks, model.variance_at(first, series_id), series_id, previous=before)[0]
     real_levels_before = model.last_levels_[series_id] * np.exp(
         -model.returns_[series_id][first:].sum(axis=0))
     distances = nearest_window_distance(returns[:, :, 0], model.returns_[series_id][:, 0])
