@@ -14,7 +14,7 @@ pytest.importorskip("arch")
 from perpetuum.cli import app  # noqa: E402
 from perpetuum.errors import DataInputError, ModelFileError, ParameterError  # noqa: E402
 from perpetuum.timeseries.data import builtin_series, read_series  # noqa: E402
-from perpetuum.timeseries.discrimination import discriminative_score  # noqa: E402
+from perpetuum.timeseries.discrimination import discriminative_score, near_copy_share  # noqa: E402
 from perpetuum.timeseries.flow import sample_frame  # noqa: E402
 from perpetuum.timeseries.model import GarchFHS, load_model  # noqa: E402
 from perpetuum.timeseries.report import build_report  # noqa: E402
@@ -66,6 +66,20 @@ def test_a_classifier_tells_iid_normal_returns_apart_but_not_the_model(model):
     normal = np.random.default_rng(0).normal(real.mean(), real.std(), size=(100, len(real)))
     assert discriminative_score(real, normal)["score"] < 0.7
     assert discriminative_score(real, model.sample(100, seed=2)[:, :, 0])["score"] > 0.8
+
+
+def test_sampled_paths_rarely_replay_history_unlike_a_plain_bootstrap(model):
+    real = model.returns_["all"][:, 0]
+    paths = model.sample(3, seed=6)[:, :, 0]
+    replayed = real[np.concatenate([np.arange(start, start + 500) for start in (100, 2000, 4000)])][None, :]
+    assert near_copy_share(real, paths) < 0.3
+    assert near_copy_share(real, replayed) == 1.0
+
+
+def test_an_ar1_mean_learns_the_negative_first_autocorrelation(sp500):
+    ar1 = GarchFHS(mean="ar1").fit(read_series(sp500, time="Date", values="Adj Close"))
+    assert -0.12 < ar1.params()[0].phi < -0.02
+    assert np.median([autocorrelation(path, 1) for path in ar1.sample(20, seed=0)[:, :, 0]]) < -0.02
 
 
 def test_shock_scenarios_hit_the_asked_drawdown_with_a_volatility_burst_and_recovery(model):
@@ -191,6 +205,7 @@ def test_the_report_holds_facts_scores_and_scenarios(model, tmp_path):
     data = json.loads(json_path.read_text())
     column = data["columns"][0]
     assert {row["key"] for row in column["facts"]} >= {"excess_kurtosis", "acf_abs_50", "leverage_10", "es_99"}
+    assert 0 <= column["near_copies"] <= 1
     assert 0 <= column["discriminative"]["score"] <= 1
     assert data["scenario"]["hit_rate"] >= 0.95 and data["variants"]["window"]["start"] == "2011-07-01"
     html = html_path.read_text()

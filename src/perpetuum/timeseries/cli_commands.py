@@ -40,6 +40,7 @@ def fit_command(
     kind: Annotated[str, typer.Option("--kind", help="prices: positive levels, modelled as log returns; returns: "
                                       "values already are returns.")] = "prices",
     volatility: Annotated[str, typer.Option("--volatility", help="gjr (GJR-GARCH) or egarch.")] = "gjr",
+    mean: Annotated[str, typer.Option("--mean", help="constant or ar1 (an AR(1) term in the mean).")] = "constant",
     mean_block: Annotated[float, typer.Option("--mean-block", help="Mean block length (days) of the residual "
                                               "bootstrap.")] = 20.0,
     seed: Seed = 0,
@@ -55,7 +56,7 @@ def fit_command(
     """
     from perpetuum.timeseries.flow import fit_series
 
-    model = fit_series(data, time=time, values=value, series=series, kind=kind, volatility=volatility,
+    model = fit_series(data, time=time, values=value, series=series, kind=kind, volatility=volatility, mean=mean,
                        mean_block=mean_block, seed=seed, verbose=not quiet)
     model.save(output)
     if not quiet:

@@ -26,7 +26,8 @@ def require_arch() -> None:
 
 
 def fit_series(source: str | Path | pd.DataFrame, *, time: str | None = None, values: list[str] | None = None,
-               series: str | None = None, kind: str = "prices", volatility: str = "gjr", mean_block: float = 20.0,
+               series: str | None = None, kind: str = "prices", volatility: str = "gjr", mean: str = "constant",
+               mean_block: float = 20.0,
                seed: int = 0, verbose: bool = False) -> GarchFHS:
     """Read a series (a file, a DataFrame, or `builtin:sp500` / `builtin:nasdaq` / `builtin:wti`) and fit
     `GarchFHS` on it."""
@@ -40,7 +41,7 @@ def fit_series(source: str | Path | pd.DataFrame, *, time: str | None = None, va
     if time is None:
         raise ParameterError("name the time column with --time (e.g. --time Date)")
     data = read_series(source, time=time, values=values, series=series, kind=kind)
-    return GarchFHS(volatility=volatility, mean_block=mean_block, seed=seed, verbose=verbose).fit(data)
+    return GarchFHS(volatility=volatility, mean=mean, mean_block=mean_block, seed=seed, verbose=verbose).fit(data)
 
 
 def sample_frame(model: GarchFHS, n: int, length: int | None = None, *, series_id: str | None = None,

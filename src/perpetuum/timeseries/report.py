@@ -15,7 +15,7 @@ import numpy as np
 
 from perpetuum.errors import ParameterError
 from perpetuum.progress import progress_bar
-from perpetuum.timeseries.discrimination import discriminative_score
+from perpetuum.timeseries.discrimination import discriminative_score, near_copy_share
 from perpetuum.timeseries.model import GarchFHS
 from perpetuum.timeseries.scenarios import ScenarioSet, Shock, shock_scenarios, window_variants
 from perpetuum.timeseries.stylized_facts import RISK_KEYS, compare_facts, drawdowns
@@ -94,6 +94,7 @@ def build_report(model: GarchFHS, *, n_paths: int = 200, shock: Shock | None = N
                 "facts": facts,
                 "facts_inside": sum(row["inside"] for row in facts),
                 "discriminative": discriminative_score(real[:, index], paths[:, :, index], seed=seed),
+                "near_copies": near_copy_share(real[:, index], paths[:, :, index]),
                 "max_drawdown": {"real": float(drawdowns(real[None, :, index])[0]),
                                  "synthetic": _spread(synthetic_drawdowns),
                                  "real_percentile": float(np.mean(synthetic_drawdowns <= drawdowns(real[None, :, index])[0]))},
@@ -122,7 +123,8 @@ def build_report(model: GarchFHS, *, n_paths: int = 200, shock: Shock | None = N
         "series": {"id": series_id, "columns": model.columns_, "kind": model.kind_, "days": int(len(real)),
                    "start": str(np.datetime_as_string(dates[0], unit="D")),
                    "end": str(np.datetime_as_string(dates[-1], unit="D"))},
-        "model": {"name": "GarchFHS", "volatility": model.volatility, "mean_block": model.mean_block,
+        "model": {"name": "GarchFHS", "volatility": model.volatility, "mean": model.mean,
+                  "mean_block": model.mean_block,
                   "parameters": {column: fit.__dict__ for column, fit in zip(model.columns_, model.params(series_id))}},
         "settings": {"paths": n_paths, "path_days": int(len(real)), "seed": seed,
                      "returns": "log returns r_t = log(p_t / p_{t-1})" if model.kind_ == "prices"
