@@ -18,7 +18,7 @@ from perpetuum.progress import progress_bar
 from perpetuum.timeseries.discrimination import discriminative_score, near_copy_share
 from perpetuum.timeseries.model import GarchFHS
 from perpetuum.timeseries.scenarios import ScenarioSet, Shock, shock_scenarios, window_variants
-from perpetuum.timeseries.stylized_facts import RISK_KEYS, compare_facts, drawdowns
+from perpetuum.timeseries.stylized_facts import RISK_KEYS, compare_facts, drawdowns, spread
 
 __all__ = ["TimeSeriesReport", "build_report"]
 
@@ -96,12 +96,12 @@ def build_report(model: GarchFHS, *, n_paths: int = 200, shock: Shock | None = N
                 "discriminative": discriminative_score(real[:, index], paths[:, :, index], seed=seed),
                 "near_copies": near_copy_share(real[:, index], paths[:, :, index]),
                 "max_drawdown": {"real": float(drawdowns(real[None, :, index])[0]),
-                                 "synthetic": _spread(synthetic_drawdowns),
+                                 "synthetic": spread(synthetic_drawdowns),
                                  "real_percentile": float(np.mean(synthetic_drawdowns <= drawdowns(real[None, :, index])[0]))},
                 "worst_day": {"real": float(np.expm1(real[:, index].min())),
                               "real_date": str(np.datetime_as_string(model.dates_[series_id][real[:, index].argmin()],
                                                                      unit="D")),
-                              "synthetic": _spread(np.expm1(paths[:, :, index].min(axis=1)))},
+                              "synthetic": spread(np.expm1(paths[:, :, index].min(axis=1)))},
             })
             bar.advance()
         cross = None
@@ -136,8 +136,3 @@ def build_report(model: GarchFHS, *, n_paths: int = 200, shock: Shock | None = N
         "seconds": time.perf_counter() - started,
     }
     return TimeSeriesReport(data=data, paths=paths, scenarios=scenarios, variants=variants, model=model)
-
-
-def _spread(values: np.ndarray) -> dict:
-    return {"p05": float(np.quantile(values, 0.05)), "median": float(np.median(values)),
-            "p95": float(np.quantile(values, 0.95))}

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from perpetuum.evaluate.report.plots import REAL_COLOUR, SYNTHETIC_COLOUR, _pyplot, _style, to_data_uri
+from perpetuum.timeseries.stylized_facts import abs_autocorrelation
 
 __all__ = ["paths_figure", "histogram_figure", "acf_figure", "scenario_figure", "volatility_figure",
            "variants_figure"]
@@ -53,9 +54,7 @@ def histogram_figure(synthetic: np.ndarray, real: float, xlabel: str) -> str:
 def acf_figure(real: np.ndarray, paths: np.ndarray, lags: int = 60) -> str:
     """Autocorrelation of |r| by lag: real, and the median and 5–95 % band over synthetic paths."""
     def acf_abs(series: np.ndarray) -> np.ndarray:
-        values = np.abs(series) - np.abs(series).mean()
-        denominator = np.sum(values**2)
-        return np.array([np.sum(values[:-lag] * values[lag:]) / denominator for lag in range(1, lags + 1)])
+        return np.array([abs_autocorrelation(series, lag) for lag in range(1, lags + 1)])
 
     synthetic = np.array([acf_abs(path) for path in paths[:100]])
     figure, axis = _axis(4.2, 2.8)

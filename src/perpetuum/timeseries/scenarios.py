@@ -26,6 +26,7 @@ import pandas as pd
 from perpetuum.errors import ParameterError
 from perpetuum.progress import progress_bar
 from perpetuum.timeseries.model import GarchFHS, stationary_bootstrap_indices
+from perpetuum.timeseries.stylized_facts import drawdowns, spread
 
 __all__ = ["Shock", "parse_shock", "stress_windows", "shock_scenarios", "window_variants", "ScenarioSet",
            "volatility_profile", "window_drawdowns", "nearest_window_distance"]
@@ -73,12 +74,6 @@ def window_drawdowns(returns: np.ndarray, days: int) -> np.ndarray:
     cumulative = np.concatenate([[0.0], np.cumsum(returns)])
     windows = np.lib.stride_tricks.sliding_window_view(cumulative, days + 1)
     return np.expm1((windows - np.maximum.accumulate(windows, axis=1)).min(axis=1))
-
-
-def _path_drawdown(returns: np.ndarray) -> np.ndarray:
-    """Peak-to-trough fall of each row of (paths, days) log returns, from the level before the first day."""
-    cumulative = np.concatenate([np.zeros((len(returns), 1)), np.cumsum(returns, axis=1)], axis=1)
-    return np.expm1((cumulative - np.maximum.accumulate(cumulative, axis=1)).min(axis=1))
 
 
 def stress_windows(model: GarchFHS, days: int, *, count: int = 6, column: int = 0,
@@ -191,7 +186,7 @@ def shock_scenarios(model: GarchFHS, shock: Shock, n: int = 1000, *, before: int
         bar.advance()
     returns = np.concatenate([returns_calm, returns_episode], axis=1)
     returns_shock = returns[:, before: before + days]
-    reached = _path_drawdown(returns_shock[:, :, column])
+    reached = drawdowns(returns_shock[:, :, column])
     hit = np.abs(reached / shock.drawdown - 1.0) <= tolerance
     real_profiles = [volatility_profile(model.returns_[series_id][:, column], item["start_index"], days)
                      for item in windows]
@@ -200,8 +195,8 @@ def shock_scenarios(model: GarchFHS, shock: Shock, n: int = 1000, *, before: int
         "shock": {"drawdown": shock.drawdown, "days": days}, "before": before, "after": after,
         "column": model.columns_[column], "paths": n, "tolerance": tolerance,
         "hit_rate": float(hit.mean()),
-        "reached_drawdown": _quantiles(reached),
-        "factor": _quantiles(factors),
+        "reached_drawdown": spread(reached),
+        "factor": spread(factors),
         "episodes": [{**item, "profile": profile} for item, profile in zip(windows, real_profiles)],
         "profile": synthetic_profile,
         "mean_block": mean_block,
@@ -222,7 +217,7 @@ def _solve_factors(model: GarchFHS, episode: np.ndarray, sigma2: np.ndarray, tar
         middle = (low + high) / 2
         returns = model.simulate(episode, sigma2, series_id, scale=np.broadcast_to(middle[:, None], (n, days)),
                                  previous=previous)[0]
-        deep_enough = _path_drawdown(returns[:, skip:, column]) <= target
+        deep_enough = drawdowns(returns[:, skip:, column]) <= target
         high, low = np.where(deep_enough, middle, high), np.where(deep_enough, low, middle)
     return high
 
@@ -244,11 +239,6 @@ def volatility_profile(returns: np.ndarray, start: int, days: int) -> dict:
     return {**{f"vol_{name}": value for name, value in volatility.items()},
             **{f"ratio_{name}": value / base if base > 0 else float("nan")
                for name, value in volatility.items() if name != "before"}}
-
-
-def _quantiles(values: np.ndarray) -> dict:
-    return {"p05": float(np.quantile(values, 0.05)), "median": float(np.median(values)),
-            "p95": float(np.quantile(values, 0.95))}
 
 
 def window_variants(model: GarchFHS, start: str, end: str, n: int = 100, *, mean_block: float = 5.0,
@@ -274,11 +264,11 @@ def window_variants(model: GarchFHS, start: str, end: str, n: int = 100, *, mean
     summary = {
         "window": {"start": str(dates[first].date()), "end": str(dates[last].date()), "days": int(length)},
         "paths": n, "mean_block": mean_block,
-        "real_drawdown": float(_path_drawdown(real[None, :, 0])[0]),
-        "drawdown": _quantiles(_path_drawdown(returns[:, :, 0])),
+        "real_drawdown": float(drawdowns(real[None, :, 0])[0]),
+        "drawdown": spread(drawdowns(returns[:, :, 0])),
         "real_total_return": float(np.expm1(real[:, 0].sum())),
-        "total_return": _quantiles(np.expm1(returns[:, :, 0].sum(axis=1))),
-        "correlation_with_real": _quantiles(np.array([np.corrcoef(path, real[:, 0])[0, 1]
+        "total_return": spread(np.expm1(returns[:, :, 0].sum(axis=1))),
+        "correlation_with_real": spread(np.array([np.corrcoef(path, real[:, 0])[0, 1]
                                                       for path in returns[:, :, 0]])),
         "identical_days": float(np.mean(np.isclose(returns[:, :, 0], real[None, :, 0], rtol=0, atol=1e-12))),
         "nearest_real_window": distances,
@@ -307,4 +297,4 @@ def nearest_window_distance(paths: np.ndarray, real: np.ndarray) -> dict:
         gaps[max(0, position - length + 1): position + length] = np.inf
         if np.isfinite(gaps).any():
             real_nearest.append(gaps.min())
-    return {"variants": _quantiles(nearest), "real_windows": _quantiles(np.array(real_nearest))}
+    return {"variants": spread(nearest), "real_windows": spread(np.array(real_nearest))}

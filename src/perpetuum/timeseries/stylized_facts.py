@@ -21,7 +21,7 @@ from perpetuum.errors import DataInputError
 
 __all__ = ["FACTS", "Fact", "excess_kurtosis", "autocorrelation", "abs_autocorrelation", "leverage", "worst_day",
            "max_drawdown", "value_at_risk", "expected_shortfall", "compare_facts", "block_bootstrap_facts",
-           "drawdowns", "cross_correlation"]
+           "drawdowns", "cross_correlation", "spread"]
 
 
 def excess_kurtosis(returns: np.ndarray) -> float:
@@ -65,6 +65,12 @@ def drawdowns(paths: np.ndarray) -> np.ndarray:
     """Max drawdown of each row of a (paths, days) array of log returns, counting the level before the first day."""
     cumulative = np.concatenate([np.zeros((paths.shape[0], 1)), np.cumsum(paths, axis=1)], axis=1)
     return np.expm1((cumulative - np.maximum.accumulate(cumulative, axis=1)).min(axis=1))
+
+
+def spread(values: np.ndarray) -> dict:
+    """{"p05", "median", "p95"} of a number over paths."""
+    return {"p05": float(np.quantile(values, 0.05)), "median": float(np.median(values)),
+            "p95": float(np.quantile(values, 0.95))}
 
 
 def value_at_risk(returns: np.ndarray, level: float) -> float:
