@@ -24,7 +24,7 @@ unchanged in the real series: copies) and near copies (share closer to some real
 volatility, root-mean-square: replays of history; real windows score 0 against the rest of the real series, `perpetuum.timeseries.discrimination.near_copy_share`, first 5 paths); fit and sample seconds (wall clock; on a shared machine they are taken under
 load). Perpetuum's shock scenarios ("drawdown=-35%,days=30", 1,000 paths) report their hit rate within 10 %.
 Results: tables printed, and benchmarks/results/timeseries_vs_peers.json (timeseries_vs_peers_quick.json with
---quick).
+--quick), written after each dataset; a run on some datasets replaces those and keeps the others.
 """
 
 from __future__ import annotations
@@ -249,11 +249,15 @@ def main() -> None:
     args.dgan_epochs = args.dgan_epochs or (30 if args.quick else 100)
     args.par_epochs = args.par_epochs or (10 if args.quick else 64)
     warnings.filterwarnings("ignore")
-    output = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
-              "paths": n, "par_paths": args.par_paths, "seed": args.seed, "dgan_epochs": args.dgan_epochs, "par_epochs": args.par_epochs,
-              "peer_stride": args.peer_stride, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    settings = {"quick": args.quick, "paths": n, "par_paths": args.par_paths, "seed": args.seed,
+                "dgan_epochs": args.dgan_epochs, "par_epochs": args.par_epochs, "peer_stride": args.peer_stride}
+    output = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "timings_note": "wall-clock seconds on a shared 2-core machine under load from other work: "
                               "comparable within one run only", "datasets": {}}
+    path = RESULTS / ("timeseries_vs_peers_quick.json" if args.quick else "timeseries_vs_peers.json")
+    if path.exists():  # a run on some datasets updates those and keeps the others
+        output["datasets"] = json.loads(path.read_text(encoding="utf-8")).get("datasets", {})
     for dataset in args.datasets:
         frame = builtin_series(dataset)
         data = read_series(frame, time="Date", values=frame.columns[1])
@@ -263,10 +267,11 @@ def main() -> None:
             print(f"{dataset}: {method} ...", file=sys.stderr, flush=True)
             results[method] = run_method(method, data, real, n, args)
         scenario = perpetuum_scenarios(data, args.seed)
-        output["datasets"][dataset] = {"days": int(len(real)), "methods": results, "scenario": scenario}
+        output["datasets"][dataset] = {"days": int(len(real)), "settings": settings, "methods": results,
+                                       "scenario": scenario,
+                                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         print_tables(dataset, results, scenario)
-    path = RESULTS / ("timeseries_vs_peers_quick.json" if args.quick else "timeseries_vs_peers.json")
-    path.write_text(json.dumps(_plain(output), indent=1), encoding="utf-8")
+        path.write_text(json.dumps(_plain(output), indent=1), encoding="utf-8")
     print(f"\nResults: {path.relative_to(REPO)}. Timings were taken under load (shared machine).")
 
 
