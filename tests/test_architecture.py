@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("datasets", "schema", "llm", "sandbox"),  # shipped tables; reading sources and schemas; model backends; sandbox
     ("tabular", "evaluate"),  # synthesizers; metrics and the evaluation report
     ("card",),  # the dataset card: lineage, collapse signals, the JSON + Markdown writer
-    ("pipeline", "collapse"),  # LLM dataset specs and their runner; the model-collapse lab
+    ("pipeline", "collapse", "timeseries"),  # LLM dataset specs and their runner; the model-collapse lab; series
     ("recipes", "workflow"),  # shipped specs and their checks; the table flow (split, fit, sample, card, report)
     ("scale",),  # scale-out on Ray: records on actors, table shards as tasks (executors found by name)
     ("review", "demo"),  # the review desk; the end-to-end demo

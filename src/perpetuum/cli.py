@@ -810,3 +810,8 @@ register_review_commands(app, wrap=_friendly_errors)
 from perpetuum.collapse.cli_commands import register_commands as register_collapse_commands  # noqa: E402
 
 register_collapse_commands(app, wrap=_friendly_errors)
+
+# `perpetuum timeseries fit|sample|scenario|report` (series, shock scenarios) lives beside the time-series package.
+from perpetuum.timeseries.cli_commands import register_commands as register_timeseries_commands  # noqa: E402
+
+register_timeseries_commands(app, wrap=_friendly_errors)
