@@ -810,3 +810,8 @@ register_review_commands(app, wrap=_friendly_errors)
 from perpetuum.collapse.cli_commands import register_commands as register_collapse_commands  # noqa: E402
 
 register_collapse_commands(app, wrap=_friendly_errors)
+
+# `perpetuum prove stories|code` (does the data teach?) lives beside the experiment it drives.
+from perpetuum.prove.cli_commands import register_commands as register_prove_commands  # noqa: E402
+
+register_prove_commands(app, wrap=_friendly_errors)
