@@ -17,6 +17,7 @@ held-out real stories, and the recipe's checks and distinct-n of each model's ow
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 
@@ -26,7 +27,7 @@ from perpetuum.errors import DataInputError, ParameterError
 from perpetuum.prove.sample_scores import SAMPLE_METRICS, score_samples, score_texts, story_prompts
 from perpetuum.train import TinyLM, Tokenizer
 
-__all__ = ["prove_stories", "ARMS", "summarise"]
+__all__ = ["prove_stories", "ARMS", "fingerprint", "split_texts", "summarise"]
 
 ARMS = {
     "synthetic": "the synthetic stories alone",
@@ -41,7 +42,7 @@ METRICS = {"heldout_perplexity": "perplexity of the held-out real stories (per t
            "steps_trained": "optimizer steps before early stopping (the budget is the same for every arm)"}
 
 
-def _split(texts: list[str], share: float, seed: int) -> tuple[list[str], list[str]]:
+def split_texts(texts: list[str], share: float, seed: int) -> tuple[list[str], list[str]]:
     order = np.random.default_rng(seed).permutation(len(texts))
     held = max(1, int(round(share * len(texts))))
     return [texts[i] for i in sorted(order[held:])], [texts[i] for i in sorted(order[:held])]
@@ -99,11 +100,11 @@ def prove_stories(synthetic: list[str], real: list[str], holdout: list[str], *, 
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         raise ParameterError(f"unknown arm(s) {unknown}; choose from {', '.join(ARMS)}")
-    model = dict(model or {})
+    model = {**dict(model or {}), "vocabulary_size": vocabulary_size}
     model.pop("seed", None)
     started = time.perf_counter()
-    real_train, real_validation = _split(real, validation_share, seed)
-    synthetic_train, synthetic_validation = _split(synthetic, validation_share, seed + 1)
+    real_train, real_validation = split_texts(real, validation_share, seed)
+    synthetic_train, synthetic_validation = split_texts(synthetic, validation_share, seed + 1)
     tokenizer = Tokenizer.train(real_train, vocabulary_size)  # the real side only: one vocabulary for all arms
     synthetic_tokens = tokenizer.count_tokens(synthetic_train)
     real_matched = _take_tokens(real_train, synthetic_tokens, tokenizer, seed)
@@ -116,7 +117,7 @@ def prove_stories(synthetic: list[str], real: list[str], holdout: list[str], *, 
     }
     result = {"arms": {}, "metrics": METRICS, "seeds": seeds, "samples_per_model": samples,
               "tokenizer": {"trained_on": "real training stories only", "vocabulary_size": len(tokenizer),
-                            "stories": len(real_train)},
+                            "stories": len(real_train), "sha256": fingerprint(tokenizer)},
               "inputs": {"synthetic": len(synthetic), "real": len(real), "holdout": len(holdout),
                          "validation_share": validation_share,
                          "synthetic_training_tokens": synthetic_tokens,
@@ -139,7 +140,8 @@ def prove_stories(synthetic: list[str], real: list[str], holdout: list[str], *, 
             runs.append({"seed": run_seed, "heldout_perplexity": float(np.exp(loss)),
                          "heldout_nats_per_character": loss * tokens / characters,
                          **score_samples(made, prompts), "steps_trained": lm.steps_trained_,
-                         "tokens_seen": lm.tokens_seen_, "curve": lm.curve_, "examples": made[:3]})
+                         "tokens_seen": lm.tokens_seen_, "stopped_early": lm.record_.stopped_early,
+                         "tokenizer_sha256": fingerprint(lm.tokenizer_), "curve": lm.curve_, "examples": made[:3]})
         result["arms"][arm] = {"description": ARMS[arm], "stories": len(texts), "validation_stories": len(validation),
                                "training_tokens": tokenizer.count_tokens(texts), "runs": runs,
                                "summary": summarise(runs)}
@@ -148,6 +150,11 @@ def prove_stories(synthetic: list[str], real: list[str], holdout: list[str], *, 
                        "parameters": _parameters(model, len(tokenizer))}
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def fingerprint(tokenizer: Tokenizer) -> str:
+    """The sha256 of a tokenizer's JSON: equal fingerprints, equal vocabularies and merges."""
+    return hashlib.sha256(tokenizer.to_json().encode("utf-8")).hexdigest()
 
 
 def _parameters(model: dict, vocabulary: int) -> int:
