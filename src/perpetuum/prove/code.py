@@ -3,9 +3,10 @@
 On these machines (2 CPU cores, no GPU lent) no code model that could pass held-out exercises fits, so
 `perpetuum prove code` does not train anything; it says why, with the numbers, and what it would need:
 
-* From scratch: the smallest models known to pass any HumanEval-style exercises from textbook-style data are of
-  the phi-1 kind (phi-1-small, 350 M parameters, trained on about 7 B tokens for 11 % ... 45 % pass@1 across the
-  phi-1 family; Gunasekar et al. 2023). Training cost is about 6 x parameters x tokens FLOPs.
+* From scratch: the smallest model known to pass HumanEval-style exercises after training on textbook-style data
+  is phi-1-small (350 M parameters, 45 % pass@1; Gunasekar et al. 2023, "Textbooks Are All You Need"), trained on a
+  corpus of about 7 B tokens seen several times; 7 B tokens seen once is taken here, so the figure is a lower
+  bound. Training cost is about 6 x parameters x tokens FLOPs.
 * Fine-tuning the smallest model on the ladder (SmolLM2-135M) with LoRA on the passing exercises: it ships only
   as a quantized GGUF file for llama.cpp, which torch cannot train; the estimate is for its Hugging Face weights,
   which would have to be installed first. LoRA still runs the full forward and backward pass through the frozen
@@ -69,6 +70,7 @@ def code_estimate(dataset: str | Path | None = None, exercises: int = 2000, epoc
                            "blocker": "SmolLM2-135M ships here only as a quantized GGUF for llama.cpp; torch "
                                       "cannot train it, and its Hugging Face weights are not installed"},
         "reason": ("a model small enough to train from scratch on 2 cores (a few million parameters, as in "
-                   "`prove stories`) passes no held-out exercise, so its pass rate would say nothing about the data; "
-                   "a model that can pass exercises is out of reach of these CPUs"),
+                   "`prove stories`) is far below the smallest size known to pass such exercises (350 M), so its "
+                   "pass rate would very likely be zero whatever the data, and say nothing about it; a model that "
+                   "can pass exercises is out of reach of these CPUs"),
     }
