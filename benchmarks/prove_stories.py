@@ -103,6 +103,7 @@ def train(options, settings: dict) -> dict:
     import torch
 
     from perpetuum.prove import prove_stories, read_texts, write_report
+    from perpetuum.prove.report import json_ready
 
     threads = options.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -140,7 +141,7 @@ def train(options, settings: dict) -> dict:
         report["strong"] = f"not run: no stories from {STRONG_MODEL} in {strong}"
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(json_ready(report), indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out.relative_to(ROOT)} and {paths['html'].relative_to(ROOT)}")
     return report
 

@@ -18,7 +18,7 @@ import jinja2
 
 from perpetuum.collapse.report import COLOURS
 
-__all__ = ["write_report"]
+__all__ = ["json_ready", "write_report"]
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -117,6 +117,17 @@ def _cell(summary: dict) -> str:
     return f"{mean:.{digits}f} [{summary['low']:.{digits}f}, {summary['high']:.{digits}f}]"
 
 
+def json_ready(value):
+    """NaN and infinities as null: strict JSON that any reader accepts."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    return value
+
+
 def write_report(result: dict, out_dir: str | Path, title: str = "Does the data teach? Stories") -> dict[str, Path]:
     """Write result.json, report.html and plots/*.svg into `out_dir`; returns their paths."""
     out_dir = Path(out_dir)
@@ -125,7 +136,8 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Does the data 
     result = {**result, "created": result.get("created") or datetime.datetime.now(datetime.timezone.utc)
               .isoformat(timespec="seconds")}
     json_path = out_dir / "result.json"
-    json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=True), encoding="utf-8")
+    json_path.write_text(json.dumps(json_ready(result), indent=2, ensure_ascii=False, allow_nan=False),
+                         encoding="utf-8")
     plots = []
     for name, svg in (("learning_curves", learning_curves_svg(result)), ("heldout_perplexity", perplexity_svg(result))):
         (plot_dir / f"{name}.svg").write_bytes(svg)
@@ -147,7 +159,8 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Does the data 
                 ("inputs", ", ".join(f"{key} {value}" for key, value in result["inputs"].items()))]
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = environment.from_string(TEMPLATE).render(
-        title=title, seeds=result["seeds"], budget=f"{model['budget_tokens']:,}", sample_count=result["samples_per_model"],
+        title=title, seeds=result["seeds"], budget=f"{model['budget_tokens']:,}",
+        sample_count=result["samples_per_model"],
         settings=settings, metrics=metrics, rows=rows,
         descriptions=[(metric, result["metrics"][metric]) for metric in metrics], plots=plots,
         samples=[(arm, data["runs"][0]["examples"]) for arm, data in result["arms"].items()],
