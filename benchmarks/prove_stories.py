@@ -79,6 +79,20 @@ def generate_stories(model: str, n: int) -> Path:
     return folder
 
 
+def checkpoint_stories(folder: Path) -> list[str]:
+    """The stories of an unfinished run, read from its checkpoint without touching it: records made so far whose
+    every check passed (the run's final filters, e.g. the judge's, are not applied)."""
+    from perpetuum.pipeline.checkpoint import read_checkpoint_entries
+
+    stories = []
+    for entry in read_checkpoint_entries(folder):
+        record = entry.get("record") or {}
+        checks = [value for value in record.values() if isinstance(value, dict) and "passed" in value]
+        if entry.get("status") == "ok" and isinstance(record.get("story"), str) and all(c["passed"] for c in checks):
+            stories.append(record["story"])
+    return stories
+
+
 def real_split(real: int, holdout: int, seed: int = 0) -> tuple[list[str], list[str]]:
     """Disjoint seeded (training, held-out) real stories, none of them a recipe exemplar. Training gets
     `real` / 0.9 stories, since prove_stories sets 10 % of them aside for validation."""
@@ -108,11 +122,16 @@ def train(options, settings: dict) -> dict:
     threads = options.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     model = {**settings["model"], "threads": threads}
-    folder = run_folder(options.model, settings["generated"])
-    if not (folder / "data.jsonl").is_file():
+    folder = options.synthetic or run_folder(options.model, settings["generated"])
+    if options.partial:
+        synthetic = checkpoint_stories(folder)
+        print(f"partial run: {len(synthetic)} stories that passed every check so far in {folder}", flush=True)
+    elif not (folder / "data.jsonl").is_file():
         raise SystemExit(f"no generated stories in {folder}; run `prove_stories.py generate"
-                         f"{' --small' if options.small else ''}` first (it resumes where it stopped)")
-    synthetic = read_texts(folder)
+                         f"{' --small' if options.small else ''}` first (it resumes where it stopped), or "
+                         "train on what it made so far with --partial")
+    else:
+        synthetic = read_texts(folder)
     real, holdout = real_split(settings["real"], settings["holdout"])
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -120,10 +139,11 @@ def train(options, settings: dict) -> dict:
     main = prove_stories(synthetic, real, holdout, seeds=settings["seeds"], model=model,
                          samples=settings["samples"], progress=False, log=log)
     main["generated_by"] = {"model": options.model, "recipe": "recipe:tinystories", "folder": str(folder),
-                            "requested": settings["generated"], "kept": len(synthetic)}
-    name = "prove_stories_small" if options.small else "prove_stories"
+                            "requested": settings["generated"], "kept": len(synthetic),
+                            "partial": options.partial}
+    name = options.name or ("prove_stories_small" if options.small else "prove_stories")
     paths = write_report(main, RESULTS / name)
-    report = {"benchmark": "prove_stories", "small": options.small, "commit": _commit(), "threads": threads,
+    report = {"benchmark": "prove_stories", "small": options.small, "partial": options.partial, "commit": _commit(), "threads": threads,
               "cpu_count": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load_before],
               "torch": torch.__version__, "main": _compact(main), "html": str(paths["html"].relative_to(ROOT))}
     strong = run_folder(STRONG_MODEL, options.strong_n)
@@ -174,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="embedded model that generates (default %(default)s)")
     parser.add_argument("-n", type=int, default=None, help="stories to generate (default: 2,000, or 100 with --small)")
     parser.add_argument("--strong-n", type=int, default=300, help="stories of the stronger model's comparison")
+    parser.add_argument("--partial", action="store_true",
+                        help="train on the stories an unfinished generation has made so far (checked ones only)")
+    parser.add_argument("--synthetic", type=Path, default=None,
+                        help="train on these stories (a generated folder, .jsonl or text file) instead of the run's")
+    parser.add_argument("--name", default=None, help="results name (default prove_stories[_small])")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     options = parser.parse_args(argv)
     settings = SMALL if options.small else FULL

@@ -29,7 +29,8 @@ __all__ = ["TinyLM"]
 
 
 class TinyLM:
-    """A GPT-style transformer of a few million parameters (with the defaults: about 0.8 M plus the embedding)."""
+    """A GPT-style causal transformer: about 1.1 M parameters with the defaults (0.8 M in the blocks, the rest
+    embeddings); d_model=256, layers=6 gives about 5 M."""
 
     def __init__(self, d_model: int = 128, layers: int = 4, heads: int = 4, context: int = 128,
                  vocabulary_size: int = 2048, steps: int = 600, batch: int = 16, learning_rate: float = 2e-3,
