@@ -24,12 +24,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("registry",),  # the name-to-class registry behind every plug-in
     ("privacy",),  # personal identifiers, record distances, privacy filters; the ledger of DP releases
     ("datasets", "schema", "llm", "sandbox"),  # shipped tables; reading sources and schemas; model backends; sandbox
-    ("tabular", "evaluate"),  # synthesizers; metrics and the evaluation report
+    ("tabular", "evaluate", "train"),  # synthesizers; metrics and the evaluation report; the tiny LM and its trainer
     ("card",),  # the dataset card: lineage, collapse signals, the JSON + Markdown writer
     ("pipeline", "collapse", "timeseries"),  # LLM dataset specs and their runner; the model-collapse lab; series
     ("recipes", "workflow"),  # shipped specs and their checks; the table flow (split, fit, sample, card, report)
     ("scale",),  # scale-out on Ray: records on actors, table shards as tasks (executors found by name)
-    ("review", "demo"),  # the review desk; the end-to-end demo
+    ("review", "demo", "prove"),  # the review desk; the end-to-end demo; `perpetuum prove` (does the data teach?)
     ("cli",),  # the `perpetuum` command
     ("__main__",),  # `python -m perpetuum`
 ]

@@ -815,3 +815,8 @@ register_collapse_commands(app, wrap=_friendly_errors)
 from perpetuum.timeseries.cli_commands import register_commands as register_timeseries_commands  # noqa: E402
 
 register_timeseries_commands(app, wrap=_friendly_errors)
+
+# `perpetuum prove stories|code` (does the data teach?) lives beside the experiment it drives.
+from perpetuum.prove.cli_commands import register_commands as register_prove_commands  # noqa: E402
+
+register_prove_commands(app, wrap=_friendly_errors)

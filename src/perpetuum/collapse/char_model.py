@@ -1,4 +1,5 @@
-"""A small character-level language model (embedding -> GRU -> linear) in torch, trainable on a CPU in a minute.
+"""A small character-level language model (embedding -> GRU -> linear) in torch, trainable on a CPU in a minute;
+it trains through the shared loop of `perpetuum.train` (the same trainer as `perpetuum prove`).
 
     vocabulary = CharVocabulary.from_documents(documents)
     model = CharModel.train_on(documents, vocabulary, steps=300, seed=0)
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perpetuum.errors import ParameterError
+from perpetuum.train.loop import TrainingBudget, require_torch, consecutive_windows, train_network
 
 __all__ = ["CharVocabulary", "CharModel", "ModelSettings"]
 
@@ -26,13 +28,7 @@ END, UNKNOWN = 0, 1
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise ParameterError(
-            "the text collapse experiment needs torch; install it with: pip install 'perpetuum[collapse]'"
-        ) from None
-    return torch
+    return require_torch()
 
 
 class CharVocabulary:
@@ -95,6 +91,11 @@ class ModelSettings:
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ParameterError(f"patience must be a non-negative integer, got {self.patience!r}")
 
+    def budget(self) -> TrainingBudget:
+        """The shared trainer's budget for these settings."""
+        return TrainingBudget(steps=self.steps, batch=self.batch, window=self.window,
+                              learning_rate=self.learning_rate, eval_every=self.eval_every, patience=self.patience)
+
 
 class CharModel:
     """A trained model: `sample_documents`, `document_nll`, `perplexity`."""
@@ -146,55 +147,16 @@ class CharModel:
         torch.use_deterministic_algorithms(True)
         torch.manual_seed(seed)
         network = cls._network(len(vocabulary), settings)
-        optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
-        generator = torch.Generator().manual_seed(seed)
-        offsets_range = len(stream) - settings.window - 1
-        positions = torch.arange(settings.window + 1)
+        # Consecutive windows of the validation documents, at most 256 of them (a fixed, cheap measurement).
+        held_windows = None
         if validation is not None:
-            # Consecutive windows of the validation documents, at most 256 of them (a fixed, cheap measurement).
-            held_stream = torch.from_numpy(vocabulary.encode(validation))
-            count = min(256, (len(held_stream) - 1) // settings.window)
-            if count < 1:
-                validation = None
-            else:
-                held_windows = torch.stack([held_stream[i * settings.window: (i + 1) * settings.window + 1]
-                                            for i in range(count)])
-        best_loss, best_state, waited = float("inf"), None, 0
-        trained = 0
-        network.train()
-        for step in range(settings.steps):
-            # A cosine-decayed learning rate: a short budget ends at a lower loss than a constant one.
-            for group in optimiser.param_groups:
-                group["lr"] = settings.learning_rate * 0.5 * (1 + np.cos(np.pi * step / settings.steps))
-            starts = torch.randint(0, offsets_range, (settings.batch, 1), generator=generator)
-            windows = stream[starts + positions]
-            logits, _ = network(windows[:, :-1])
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), windows[:, 1:].reshape(-1))
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimiser.step()
-            trained = step + 1
-            if validation is not None and (trained % settings.eval_every == 0 or trained == settings.steps):
-                network.eval()
-                with torch.no_grad():
-                    held_logits, _ = network(held_windows[:, :-1])
-                    held_loss = float(torch.nn.functional.cross_entropy(
-                        held_logits.reshape(-1, held_logits.shape[-1]), held_windows[:, 1:].reshape(-1)))
-                network.train()
-                if held_loss < best_loss:
-                    best_loss, waited = held_loss, 0
-                    best_state = {key: value.detach().clone() for key, value in network.state_dict().items()}
-                else:
-                    waited += 1
-                    if settings.patience and waited >= settings.patience:
-                        break
-        if best_state is not None:
-            network.load_state_dict(best_state)
-        network.eval()
+            held_windows = consecutive_windows(torch.from_numpy(vocabulary.encode(validation)), settings.window)
+        # The shared trainer (perpetuum.train): the same loop, budget rules and early stopping as `TinyLM`.
+        record = train_network(network, stream, settings.budget(), seed=seed, validation=held_windows)
         model = cls(vocabulary, settings, network)
-        model.steps_trained_ = trained
-        model.validation_loss_ = best_loss if best_state is not None else None
+        model.steps_trained_ = record.steps_trained
+        model.validation_loss_ = record.best_validation_loss
+        model.curve_ = record.curve
         return model
 
     def sample_documents(self, characters: int, seed: int, mean_length: float = 800.0,

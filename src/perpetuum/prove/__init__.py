@@ -1,0 +1,15 @@
+"""Does the data teach? Train small language models on a dataset's texts and score them on real data.
+
+    from perpetuum.prove import prove_stories, write_report, read_texts
+    result = prove_stories(read_texts("out/tinystories"), read_texts("real.txt"), read_texts("held.txt"))
+    write_report(result, "out/tinystories/prove")          # result.json, report.html, plots/
+
+`perpetuum prove stories|code` is the command. Needs the train extra: pip install 'perpetuum[train]'.
+"""
+
+from perpetuum.prove.code import code_estimate
+from perpetuum.prove.inputs import read_texts
+from perpetuum.prove.report import write_report
+from perpetuum.prove.stories import ARMS, prove_stories
+
+__all__ = ["ARMS", "code_estimate", "prove_stories", "read_texts", "write_report"]

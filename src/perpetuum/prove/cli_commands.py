@@ -1,0 +1,115 @@
+"""`perpetuum prove stories|code`: thin typer commands over `perpetuum.prove.prove_stories` and `code_estimate`.
+
+The main CLI wires them in with its error handler: `register_commands(app, wrap=_friendly_errors)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from perpetuum.errors import ParameterError
+
+__all__ = ["stories_command", "code_command", "register_commands"]
+
+console = Console(soft_wrap=True)
+prove_app = typer.Typer(help="Does the data teach? Train small models on a dataset and score them on real data.",
+                        no_args_is_help=True)
+
+
+def stories_command(
+    dataset: Annotated[Path, typer.Argument(help="The synthetic stories: a folder from `perpetuum generate` (its "
+                                            "data.jsonl), a .jsonl file, or a text file of stories.")],
+    real: Annotated[Path, typer.Option("--real", help="Real stories for training (text: one story per "
+                                       "blank-line-separated block, or .jsonl).")],
+    holdout: Annotated[Path, typer.Option("--holdout", help="Held-out real stories, never trained on.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for result.json, report.html "
+                                                   "and plots/ (default: DATASET/prove, or DATASET.prove for a "
+                                                   "file).", show_default=False)] = None,
+    field: Annotated[Optional[str], typer.Option("--field", help="The records' text field (default: story, "
+                                                 "text or content).", show_default=False)] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per arm (means and 95 % intervals).")] = 3,
+    steps: Annotated[int, typer.Option("--steps", help="Optimizer steps per model: the compute budget.")] = 600,
+    batch: Annotated[int, typer.Option("--batch", help="Windows per step.")] = 16,
+    context: Annotated[int, typer.Option("--context", help="Tokens per window (and the longest sample).")] = 128,
+    d_model: Annotated[int, typer.Option("--d-model", help="Transformer width.")] = 128,
+    layers: Annotated[int, typer.Option("--layers", help="Transformer blocks.")] = 4,
+    heads: Annotated[int, typer.Option("--heads", help="Attention heads.")] = 4,
+    vocabulary: Annotated[int, typer.Option("--vocabulary", help="BPE tokens (trained on the real side).")] = 2048,
+    samples: Annotated[int, typer.Option("--samples", help="Stories each model writes to be scored.")] = 40,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="torch threads (default: all cores).",
+                                                   show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="First seed; the same seed gives the same numbers.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")] = False,
+) -> None:
+    """Train the same tiny transformer on the synthetic stories, on as many tokens of real stories, on both, and on
+    half the real ones plus the synthetic ones; score held-out real perplexity and the recipe's checks on each
+    model's own stories.
+
+    [bold]Example[/bold]
+
+      perpetuum prove stories out/tinystories --real real.txt --holdout held.txt
+    """
+    from perpetuum.prove.inputs import read_texts
+    from perpetuum.prove.report import write_report
+    from perpetuum.prove.stories import prove_stories
+
+    synthetic = read_texts(dataset, field=field)
+    real_texts, held = read_texts(real), read_texts(holdout)
+    model = {"steps": steps, "batch": batch, "context": context, "d_model": d_model, "layers": layers,
+             "heads": heads, "threads": threads}
+    result = prove_stories(synthetic, real_texts, held, seeds=seeds, model=model, samples=samples,
+                           vocabulary_size=vocabulary, seed=seed, progress=not quiet,
+                           log=None if quiet else lambda line: console.print(line, markup=False, highlight=False))
+    target = output or (dataset / "prove" if dataset.is_dir() else dataset.with_name(dataset.name + ".prove"))
+    try:
+        paths = write_report(result, target)
+    except OSError as error:
+        raise ParameterError(f"cannot write to {str(target)!r}: {error.strerror or error}") from None
+    if not quiet:
+        for arm, data in result["arms"].items():
+            summary = data["summary"]["heldout_perplexity"]
+            console.print(f"{arm:>20}: held-out real perplexity {summary['mean']:.2f} "
+                          f"[{summary['low']:.2f}, {summary['high']:.2f}]", markup=False, highlight=False)
+        console.print(f"{result['seconds']:.1f} s. Report: [bold]{paths['html']}[/bold] (JSON: {paths['json']})")
+
+
+def code_command(
+    dataset: Annotated[Optional[Path], typer.Argument(help="A generated recipe:python_exercises folder (its passing "
+                                                      "exercises are counted).", show_default=False)] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Fine-tuning passes in the estimate.")] = 3,
+) -> None:
+    """Say whether proving code data by training fits this machine, with the compute arithmetic.
+
+    On 2 CPU cores nothing meaningful fits: a model small enough to train passes no exercise, and one that could
+    pass them needs far more compute than these cores give. Nothing is trained; the estimate is printed.
+    """
+    from perpetuum.prove.code import CPU_FLOPS, GPU_FLOPS, code_estimate
+
+    estimate = code_estimate(dataset, epochs=epochs)
+    scratch, tune = estimate["from_scratch"], estimate["lora_fine_tune"]
+    source = "counted in the dataset" if estimate["exercises_counted_from_dataset"] else "assumed"
+    lines = [
+        "Not meaningful on this machine: nothing was trained.",
+        f"Why: {estimate['reason']}.",
+        f"From scratch (phi-1-small scale, {scratch['parameters'] / 1e6:.0f} M parameters x "
+        f"{scratch['tokens'] / 1e9:.0f} B tokens): 6 x N x D = {scratch['flops']:.1e} FLOPs; "
+        f"{scratch['cpu']} at {CPU_FLOPS:.0e} FLOP/s (2 CPU cores, optimistic), {scratch['gpu']} on one GPU "
+        f"at {GPU_FLOPS:.0e} FLOP/s.",
+        f"LoRA fine-tune of SmolLM2-135M on {estimate['exercises']:,} passing exercises ({source}) x "
+        f"{tune['epochs']} epochs = {tune['tokens']:,} tokens: {tune['flops']:.1e} FLOPs; {tune['cpu']} on the "
+        f"CPUs, {tune['gpu']} on one GPU. Blocked here: {tune['blocker']}.",
+    ]
+    for line in lines:
+        console.print(line, markup=False, highlight=False)
+
+
+def register_commands(app: typer.Typer, wrap: Callable = lambda command: command) -> None:
+    """Add the `prove` group (`prove stories`, `prove code`) to `app`, each command wrapped by `wrap`."""
+    prove_app.command("stories")(wrap(stories_command))
+    prove_app.command("code")(wrap(code_command))
+    app.add_typer(prove_app, name="prove")
