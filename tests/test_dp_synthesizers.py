@@ -234,3 +234,25 @@ def test_dp_aim_keeps_the_targets_dependence_on_its_feature():
     assert gap == pytest.approx(real_gap, abs=0.1)
     with pytest.raises(ParameterError, match="target 'income' is not a column"):
         get_synthesizer("dp-aim")(epsilon=1.0, delta=1e-6, target="income").fit(table)
+
+
+def test_synthesize_gives_dp_aim_the_target(monkeypatch, tmp_path):
+    import perpetuum.workflow.tables as tables
+    from perpetuum.workflow import synthesize
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(train, model, schema, seed, verbose=False, params=None):
+        seen[model] = params
+        raise Stop
+
+    monkeypatch.setattr(tables, "fit_synthesizer", capture)
+    for model in ("dp-aim", "dp-mst"):
+        with pytest.raises(Stop):
+            synthesize(_table(60), 10, tmp_path / "out.csv", model=model, target="income",
+                       params={"epsilon": 1.0, "delta": 1e-6})
+    assert seen["dp-aim"] == {"epsilon": 1.0, "delta": 1e-6, "target": "income"}
+    assert seen["dp-mst"] == {"epsilon": 1.0, "delta": 1e-6}
