@@ -118,6 +118,7 @@ def run_ours(model: str, epsilon: float | None, train: pd.DataFrame, verbose: bo
     if ledger is not None:
         extra["epsilon_spent"] = ledger.epsilon_spent
         extra["ledger_by_stage"] = ledger.by_stage()
+        extra["measured_marginals"] = [list(clique) for clique in synthesizer.measured_marginals_]
     return synthesizer, synthetic, fit_seconds, extra
 
 

@@ -223,8 +223,7 @@ def test_dp_aim_keeps_the_targets_dependence_on_its_feature():
     table = _target_table(1500)
     model = get_synthesizer("dp-aim")(epsilon=10.0, delta=1e-6, rounds=1, target="target", max_model_size=1.0,
                                       **FAST).fit(table)
-    inverse = {internal: name for name, internal in model.internal_names_.items()}
-    measured = [{inverse[column] for column in clique} for clique in model.model_.cliques]
+    measured = [set(clique) for clique in model.measured_marginals_]
     assert {"feature", "target"} in measured
     synthetic = model.sample(4000, seed=0)
     real_gap = (table.loc[table.feature == "x0", "target"] == "yes").mean() - (

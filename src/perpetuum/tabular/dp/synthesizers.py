@@ -260,7 +260,15 @@ class MarginalSynthesizer(Synthesizer):
         self.schema_ = schema
         self.n_rows_ = max(1, int(round(float(table.model.total))))  # the released (noisy) total
         self.privacy_ledger_ = ledger
+        self._progress("measured marginals: " + "; ".join(" x ".join(self.measured_marginals_[index])
+                                                          for index in range(len(self.model_.cliques))))
         self._rng_ = np.random.default_rng(self.seed)
+
+    @property
+    def measured_marginals_(self) -> list[tuple[str, ...]]:
+        """The column sets of the fitted model's cliques (the marginals measured), in the table's column names."""
+        columns = {internal: name for name, internal in self.internal_names_.items()}
+        return [tuple(columns[column] for column in clique) for clique in self.model_.cliques]
 
     # --- sampling -------------------------------------------------------------------------------------------
 
