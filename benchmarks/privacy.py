@@ -11,12 +11,16 @@ Protocol: Adult is split 80/20 (stratified on income, random_state=0), as in tab
 fitted on the same 80% in this run and samples as many rows; the scores are Perpetuum's own metrics on the same
 rows: column shapes and pair trends (which agree with SDMetrics' Quality Report), TSTR AUC (HistGradientBoosting
 trained on synthetic rows, tested on the real 20%), the DCR share (share of synthetic rows nearer to train than to
-the holdout; 0.5 ideal) and exact copies. Fit seconds are wall-clock time.
+the holdout; 0.5 ideal), the distance-based membership-inference AUC (0.5 = chance) and exact copies. Fit seconds
+are wall-clock time (each entry records the load average it ran under).
+
+dp-aim is told the target (`target="income"`: which column is predicted is public, no budget), so AIM's workload
+weighs the income marginals up; the peer's AIM gets the plain all-pairs workload (smartnoise has no such option).
 
 The peer is smartnoise-synth's AIM and MST. It cannot share an environment with OpenDP 0.16 (it pins opendp < 0.15),
 so it runs in its own (benchmarks/setup_privacy_peer.sh builds .venv-privacy-peer), as a child process given the
 same training rows (`--peer-python` points at another interpreter). Both private pipelines get the same settings:
-delta 1e-6, 10 % of epsilon for numeric bounds, AIM limited to 12 rounds and 10 MB models. Perpetuum's pipeline
+delta 1e-6, 10 % of epsilon for numeric bounds, AIM limited to 24 rounds and 10 MB models. Perpetuum's pipeline
 also discovers every category set privately; smartnoise takes them from the data without charging the budget.
 
 The "default+filters" row samples the default synthesizer through the privacy filters of issue 16 part 3
@@ -75,6 +79,7 @@ def load_split(path: Path, rows: int | None) -> tuple[pd.DataFrame, pd.DataFrame
 
 def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
     from perpetuum.evaluate import column_pair_trends, column_shapes, dcr_share, exact_copies, tstr
+    from perpetuum.evaluate.attacks import membership_inference
 
     synthetic = synthetic[list(train.columns)]
     for column in train.columns:  # the peer returns numbers as floats; compare like with like
@@ -87,6 +92,7 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> d
         "tstr_auc": utility.get("auc", float("nan")),
         "dcr_share": dcr_share(train, synthetic, test, seed=SEED)["share"],
         "copies": exact_copies(train, synthetic, holdout=test)["copies"],
+        "mia_auc": membership_inference(train, synthetic, test, seed=SEED)["auc"],
     }
 
 
@@ -99,6 +105,8 @@ def run_ours(model: str, epsilon: float | None, train: pd.DataFrame, verbose: bo
     schema = infer_schema(train)
     if model in ("default", "default+filters"):
         synthesizer = get_synthesizer("quality")(seed=SEED)
+    elif model == "dp-aim":  # which column is predicted is public: AIM's workload weighs its marginals up
+        synthesizer = get_synthesizer(model)(epsilon=epsilon, delta=DELTA, target=TARGET, seed=SEED, verbose=verbose)
     else:
         synthesizer = get_synthesizer(model)(epsilon=epsilon, delta=DELTA, seed=SEED, verbose=verbose)
     started = time.perf_counter()
@@ -110,6 +118,7 @@ def run_ours(model: str, epsilon: float | None, train: pd.DataFrame, verbose: bo
     if ledger is not None:
         extra["epsilon_spent"] = ledger.epsilon_spent
         extra["ledger_by_stage"] = ledger.by_stage()
+        extra["measured_marginals"] = [list(clique) for clique in synthesizer.measured_marginals_]
     return synthesizer, synthetic, fit_seconds, extra
 
 
@@ -129,16 +138,16 @@ def run_peer(mechanism: str, epsilon: float, train: pd.DataFrame, peer_python: P
 
 
 def print_table(results: list[dict], real_auc: float) -> None:
-    header = ["model", "epsilon", "fit s", "Shapes", "Trends", "TSTR AUC", "DCR share", "copies"]
+    header = ["model", "epsilon", "fit s", "Shapes", "Trends", "TSTR AUC", "DCR share", "MIA AUC", "copies"]
     rows = []
     for entry in results:
         epsilon = "-" if entry["epsilon"] is None else f"{entry['epsilon']:g}"
         if "error" in entry or "skipped" in entry:
-            rows.append([entry["model"], epsilon, (entry.get("error") or entry.get("skipped"))[:70]] + [""] * 5)
+            rows.append([entry["model"], epsilon, (entry.get("error") or entry.get("skipped"))[:70]] + [""] * 6)
             continue
         rows.append([entry["model"], epsilon, f"{entry['fit_s']:.1f}", f"{entry['shapes']:.3f}",
                      f"{entry['trends']:.3f}", f"{entry['tstr_auc']:.3f}", f"{entry['dcr_share']:.3f}",
-                     str(entry["copies"])])
+                     f"{entry['mia_auc']:.3f}", str(entry["copies"])])
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     for row in [header] + rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))

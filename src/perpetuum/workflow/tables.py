@@ -103,7 +103,7 @@ def synthesize(
     (`perpetuum.privacy.filters`); the report then shows the rows removed and the privacy figures before and after.
     Personal-identifier columns (the schema's `pii`) are replaced by fakes in any case; the report lists them.
     `params`: further synthesizer parameters, e.g. {"epsilon": 1.0, "delta": 1e-6} for dp-aim and dp-mst (their
-    privacy ledger then goes on the card and into the report).
+    privacy ledger then goes on the card and into the report); dp-aim also gets `target`, unless `params` names one.
     """
     check_row_count(n)
     output = Path(output)
@@ -119,6 +119,8 @@ def synthesize(
         train, holdout = split_holdout(frame, holdout_share, seed)
     else:
         train, holdout = frame, None
+    if model == "dp-aim" and target is not None and "target" not in (params or {}):
+        params = {**(params or {}), "target": target}  # AIM's workload weighs the target's marginals up (public)
     synthesizer, fit_seconds = fit_synthesizer(train, model, schema, seed, verbose=verbose, params=params)
     filter_summary = None
     # The filters read the training rows: filtering a differentially private sample would spend privacy that its

@@ -3,7 +3,8 @@
 The model is a Markov random field over the coded columns (Private-PGM's `mbi.MarkovRandomField`): one log-potential
 table per clique of columns. Sampling it is post-processing, so it costs no privacy budget. We sample row by row
 along a junction tree (each column given the columns already drawn that share a clique with it) with a NumPy
-generator, so a seed reproduces the rows; mbi's own sampler draws from NumPy's global state.
+generator, so a seed reproduces the rows; mbi's own sampler draws from NumPy's global state, and conditions each
+column only on the measured cliques' neighbours, which loses dependence on models with cycles (AIM's).
 
 Conditions are evidence: allowed codes of a column get their potential unchanged and the others a potential of
 zero (a log-potential far below any other), and the junction tree's marginals are recomputed, so conditioned rows
@@ -73,9 +74,12 @@ class GraphicalModel:
         marginals = marginal_oracles.message_passing_stable(expanded)
 
         codes: dict[str, np.ndarray] = {}
+        nodes = [set(node) for node in tree.nodes]
         for column in elimination_order[::-1]:
-            neighbours = set().union(*(set(clique) for clique in self.cliques if column in clique)) if any(
-                column in clique for clique in self.cliques) else set()
+            # a column's parents are the columns already drawn that share a junction-tree clique with it: the
+            # triangulated graph's neighbours, not only the measured cliques' (mbi's sampler uses those, which drops
+            # every dependence that runs through a fill-in edge once the model has a cycle)
+            neighbours = set().union(*(node for node in nodes if column in node))
             parents = tuple(name for name in codes if name in neighbours)
             joint = np.asarray(marginals.project(parents + (column,)).datavector(flatten=False), dtype=np.float64)
             codes[column] = _draw_given(joint, [codes[name] for name in parents], n, rng)

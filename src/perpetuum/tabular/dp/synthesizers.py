@@ -205,14 +205,14 @@ class MarginalSynthesizer(Synthesizer):
         loss = dp.loss_of(rho=plan.table_rho, delta=plan.key_delta) if plan.key_delta else dp.loss_of(rho=plan.table_rho)
         context = dp.Context.compositor(data=data, privacy_unit=dp.unit_of(contributions=1), privacy_loss=loss,
                                         split_evenly_over=1)
-        algorithm = self._algorithm(plan)
+        algorithm = self._algorithm(plan, internal)
         self._progress(f"{self.algorithm_name}: measuring one-way marginals, then selecting and measuring "
                        "multi-way ones (the longest step)")
         query = context.query()  # the context holds exactly this release's budget (split_evenly_over=1)
         table = query.contingency_table(keys=keys, algorithm=algorithm).release()
         return _ReleasedTable(table, internal)
 
-    def _algorithm(self, plan):
+    def _algorithm(self, plan, internal: dict[str, str]):
         raise NotImplementedError
 
     def _usable_table_rho(self, rho: float, n_columns: int) -> float:
@@ -260,7 +260,15 @@ class MarginalSynthesizer(Synthesizer):
         self.schema_ = schema
         self.n_rows_ = max(1, int(round(float(table.model.total))))  # the released (noisy) total
         self.privacy_ledger_ = ledger
+        self._progress("measured marginals: " + "; ".join(" x ".join(self.measured_marginals_[index])
+                                                          for index in range(len(self.model_.cliques))))
         self._rng_ = np.random.default_rng(self.seed)
+
+    @property
+    def measured_marginals_(self) -> list[tuple[str, ...]]:
+        """The column sets of the fitted model's cliques (the marginals measured), in the table's column names."""
+        columns = {internal: name for name, internal in self.internal_names_.items()}
+        return [tuple(columns[column] for column in clique) for clique in self.model_.cliques]
 
     # --- sampling -------------------------------------------------------------------------------------------
 
@@ -321,24 +329,33 @@ class DPAIM(MarginalSynthesizer):
     the current model gets most wrong (weighted by its size), measures it with Gaussian noise, and refits a
     graphical model; the per-round budget grows when a measurement stops helping.
 
-    Extra parameters: `degree` (the workload: every set of this many columns), `max_model_size` (MB a model may
+    Extra parameters: `degree` (the workload: every set of this many columns), `target` (a column the data will be
+    used to predict: the workload's marginals that include it weigh `target_weight` times the others, default the
+    number of other columns, so AIM measures the target's dependence on each feature before spending rounds
+    elsewhere; which column is the target is public, not learned from the data), `max_model_size` (MB a model may
     take; smaller is faster), `rounds` (at most; None lets AIM decide from the number of columns, about 16 per
-    column). Each round refits the model (and jax recompiles it), about a minute a round for Adult on 2 busy
-    cores, so the defaults (10 MB, 12 rounds, 100 warm-started mirror-descent steps a round) keep a 26k-row Adult
-    fit near 15 minutes; the paper's (80 MB, 16 rounds per column, 1000 steps) would take hours there.
+    column). AIM starts each round at 1/rounds of the multi-way budget and quadruples it when a measurement stops
+    helping, so `rounds` bounds how many marginals it can measure: with 12, Adult (15 columns) got 7, all between
+    strongly tied categorical pairs, and income came out independent of every feature. Each round refits the
+    model (and jax recompiles it), up to a minute a round for Adult on 2 busy cores, so the defaults (10 MB, 24
+    rounds, 100 warm-started mirror-descent steps a round) keep a 26k-row Adult fit to tens of minutes; the
+    paper's (80 MB, 16 rounds per column, 1000 steps) would take hours there.
     """
 
     name = "dp-aim"
     algorithm_name = "AIM"
 
     def __init__(self, epsilon: float | None = None, delta: float | None = None, degree: int = 2,
-                 max_model_size: float = 10.0, rounds: int | None = 12, preprocessing_share: float = 0.1,
+                 target: str | None = None, target_weight: float | None = None, max_model_size: float = 10.0,
+                 rounds: int | None = 24, preprocessing_share: float = 0.1,
                  oneway_share: float = 0.5, selection_share: float = 0.1, n_bins: int = 64,
                  max_exact_values: int = 128, estimation_iterations: int = 100, seed: int | None = 0,
                  verbose: bool = False):
         super().__init__(epsilon, delta, preprocessing_share, oneway_share, selection_share, n_bins,
                          max_exact_values, estimation_iterations, seed, verbose)
         self.degree = degree
+        self.target = target
+        self.target_weight = target_weight
         self.max_model_size = max_model_size
         self.rounds = rounds
 
@@ -352,12 +369,37 @@ class DPAIM(MarginalSynthesizer):
         if self.rounds is not None and (isinstance(self.rounds, bool) or not isinstance(self.rounds, int)
                                         or self.rounds < 1):
             raise ParameterError(f"rounds must be a positive integer or None, got {self.rounds!r}")
+        if self.target is not None and not isinstance(self.target, str):
+            raise ParameterError(f"target must be a column name or None, got {self.target!r}")
+        if self.target_weight is not None and (isinstance(self.target_weight, bool)
+                                               or not isinstance(self.target_weight, (int, float))
+                                               or self.target_weight < 1):
+            raise ParameterError(f"target_weight must be a number of at least 1 or None, got {self.target_weight!r}")
 
-    def _algorithm(self, plan):
+    def fit(self, data, schema=None, ledger=None):
+        if self.target is not None and self.target not in getattr(data, "columns", []):
+            raise ParameterError(f"target {self.target!r} is not a column of the table; columns: {list(data.columns)}")
+        return super().fit(data, schema=schema, ledger=ledger)
+
+    def _workload(self, internal: dict[str, str]):
+        """Every set of `degree` columns; those holding the target weigh `target_weight` times the others."""
+        from itertools import combinations
+
+        from opendp.extras.mbi import Count
+
+        columns = list(internal.values())
+        degree = min(self.degree, len(columns))
+        if self.target is None:
+            return degree
+        target = internal[self.target]
+        weight = float(self.target_weight if self.target_weight is not None else max(len(columns) - 1, 1))
+        return [Count(by, weight if target in by else 1.0) for by in combinations(columns, degree)]
+
+    def _algorithm(self, plan, internal):
         import opendp.prelude as dp
 
         return dp.mbi.AIM(estimator=self._counting_estimator(), oneway_split=self.oneway_share,
-                          measure_split=1 - self.selection_share, queries=self.degree,
+                          measure_split=1 - self.selection_share, queries=self._workload(internal),
                           max_size=float(self.max_model_size), rounds=self.rounds)
 
     def _selection_mechanism(self) -> str:
@@ -373,7 +415,7 @@ class DPMST(MarginalSynthesizer):
     name = "dp-mst"
     algorithm_name = "MST"
 
-    def _algorithm(self, plan):
+    def _algorithm(self, plan, internal):
         import opendp.prelude as dp
 
         return dp.mbi.MST(estimator=self._counting_estimator(), oneway_split=self.oneway_share,
