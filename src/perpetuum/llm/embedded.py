@@ -7,7 +7,7 @@ Two ways of running, chosen by `n_parallel`:
 - `n_parallel=1`: llama-cpp-python's `Llama.create_chat_completion`, one request at a time behind a lock (a llama.cpp
   context is not thread-safe); the previous request's prompt cache is reused only where that cannot change the
   answer (`prompt_cache.py`). This is the plain reference path.
-- `n_parallel>1` (default 8): continuous batching (`batch_engine.py`). One worker thread owns a llama.cpp context
+- `n_parallel>1` (default 16): continuous batching (`batch_engine.py`). One worker thread owns a llama.cpp context
   with one sequence id and KV stream per slot; every step decodes the next token of every running request in one
   `llama_decode` call, and new prompts reuse the prompt prefixes that slots already hold. Each request
   has its own sampler chain (the chain llama-cpp-python builds), seed and grammar, and its answer does not depend on
@@ -101,7 +101,7 @@ class EmbeddedBackend(Backend):
         model_path: str | os.PathLike | None = None,
         model: str | None = None,
         n_ctx: int = 2048,
-        n_parallel: int = 8,
+        n_parallel: int = 16,
         n_threads: int | None = None,
         seed: int = 0,
         flash_attn: bool = True,
