@@ -41,8 +41,10 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tabular_vs_peers import json_default  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "datasets" / "adult" / "adult.csv"
@@ -237,13 +239,7 @@ def _write(args, train, test, real_auc, results) -> None:
         "results": results,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+    args.output.write_text(json.dumps(report, indent=2, default=json_default) + "\n")
 
 
 if __name__ == "__main__":

@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> None:
         "targets_for_perpetuum_quality": TARGETS,
         "results": ordered,
     }
-    output.write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    output.write_text(json.dumps(report, indent=2, default=json_default) + "\n")
     print(f"\nwritten: {output}")
 
 
@@ -401,7 +401,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _json_default(value):
+def json_default(value):
+    """numpy scalars as plain numbers for json.dumps; anything else unknown is an error."""
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
