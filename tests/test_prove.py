@@ -120,3 +120,13 @@ def test_prove_code_says_it_is_not_meaningful_here_with_the_arithmetic(tmp_path)
     assert "Not meaningful on this machine" in outcome.output and "nothing was trained" in outcome.output
     assert "5 passing exercises (counted in the dataset)" in outcome.output
     assert "1.5e+19 FLOPs" in outcome.output  # 6 x 350 M x 7 B
+
+
+def test_json_lines_keep_line_separators_inside_strings_and_refuse_a_line_that_is_not_a_record(tmp_path):
+    stories = tmp_path / "stories.jsonl"
+    # json.dumps(ensure_ascii=False) writes U+2028 raw: it must not split the record.
+    stories.write_text(json.dumps({"story": "One day\u2028a cat sat."}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert read_texts(stories) == ["One day\u2028a cat sat."]
+    stories.write_text(json.dumps({"story": "A dog ran."}) + "\n[1, 2]\n", encoding="utf-8")
+    with pytest.raises(DataInputError, match="line 2: a record must be a JSON object"):
+        read_texts(stories)

@@ -8,15 +8,14 @@ documents (one per blank-line-separated block, or separated by lines <|endoftext
 from __future__ import annotations
 
 import gzip
-import json
-import re
 from pathlib import Path
 
 from perpetuum.errors import DataInputError
+from perpetuum.schema.corpus import split_documents
+from perpetuum.schema.readers import json_records
 
 __all__ = ["read_texts", "read_records"]
 
-SEPARATOR = "<|endoftext|>"
 TEXT_FIELDS = ("story", "text", "content")
 
 
@@ -45,16 +44,8 @@ def _dataset_file(path: Path) -> Path:
 def read_records(path: str | Path) -> list[dict]:
     """The records of a generated dataset folder or a JSON Lines file."""
     path = _dataset_file(Path(path))
-    records = []
-    for number, line in enumerate(_read(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataInputError(f"{str(path)!r} line {number} is not JSON: {error.msg}") from None
-        if isinstance(record, dict):
-            records.append(record)
+    # Only "\n" ends a line: str.splitlines would also split at U+2028 and other separators a JSON string may hold.
+    records = json_records(_read(path).split("\n"), path)
     if not records:
         raise DataInputError(f"{str(path)!r} holds no records")
     return records
@@ -73,9 +64,7 @@ def read_texts(path: str | Path, field: str | None = None) -> list[str]:
                                  f"name the text field (fields: {', '.join(records[0])})")
         texts = [str(record[name]).strip() for record in records if isinstance(record.get(name), str)]
     else:
-        text = _read(source)
-        parts = text.split(SEPARATOR) if SEPARATOR in text else re.split(r"\n\s*\n", text)
-        texts = [part.strip() for part in parts]
+        texts = split_documents(_read(source))
     texts = [text for text in texts if text]
     if not texts:
         raise DataInputError(f"{str(source)!r} holds no texts")

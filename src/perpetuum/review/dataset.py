@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from perpetuum.errors import DataInputError
+from perpetuum.schema.readers import json_records
 
 __all__ = [
     "Dataset",
@@ -106,19 +107,8 @@ def _fingerprint(path: Path) -> str:
 
 def _read_records(data_file: Path, card: dict[str, Any] | None) -> list[dict[str, Any]]:
     if data_file.name == "data.jsonl":
-        records = []
         with open(data_file, encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataInputError(f"{data_file}, line {line_number}: not JSON ({error.msg}).") from None
-                if not isinstance(record, dict):
-                    raise DataInputError(f"{data_file}, line {line_number}: a record must be a JSON object.")
-                records.append(record)
-        return records
+            return json_records(handle, data_file)
     if data_file.name == "data.parquet":
         import pyarrow.parquet as pq
 

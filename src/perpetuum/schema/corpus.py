@@ -11,7 +11,7 @@ from pathlib import Path
 
 from perpetuum.errors import DataInputError
 
-__all__ = ["read_corpus", "SEPARATOR"]
+__all__ = ["read_corpus", "split_documents", "SEPARATOR"]
 
 SEPARATOR = "<|endoftext|>"
 
@@ -28,11 +28,17 @@ def read_corpus(path: str | Path, limit: int | None = None) -> list[str]:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise DataInputError(f"cannot read text corpus {str(path)!r}: {error}") from None
-    parts = text.split(SEPARATOR) if SEPARATOR in text else re.split(r"\n\s*\n", text)
-    documents = [part.strip() for part in parts if part.strip()]
+    documents = split_documents(text)
     if len(documents) < 4:
         raise DataInputError(
             f"text corpus {str(path)!r} holds {len(documents)} document(s); the lab needs several (separate them "
             f"with a line {SEPARATOR} or a blank line)"
         )
     return documents[:limit] if limit else documents
+
+
+def split_documents(text: str) -> list[str]:
+    """The documents of `text`: split on lines "<|endoftext|>" when present, else on blank lines; whitespace
+    stripped, empty documents dropped."""
+    parts = text.split(SEPARATOR) if SEPARATOR in text else re.split(r"\n\s*\n", text)
+    return [part.strip() for part in parts if part.strip()]

@@ -11,6 +11,7 @@ import codecs
 import csv
 import gzip
 import io
+import json
 import re
 import warnings
 from collections import Counter
@@ -69,6 +70,23 @@ def read_table(
 
 
 # ---------------------------------------------------------------- files
+
+
+def json_records(lines, source: Path | str) -> list[dict]:
+    """The JSON objects of JSON Lines `lines` (blank lines skipped); DataInputError naming `source` and the line for
+    a line that is not JSON or not an object."""
+    records = []
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataInputError(f"{source}, line {line_number}: not JSON ({error.msg}).") from None
+        if not isinstance(record, dict):
+            raise DataInputError(f"{source}, line {line_number}: a record must be a JSON object.")
+        records.append(record)
+    return records
 
 
 def _check_readable_file(path: Path) -> None:
