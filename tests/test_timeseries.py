@@ -16,7 +16,7 @@ from perpetuum.errors import DataInputError, ModelFileError, ParameterError  # n
 from perpetuum.timeseries.data import builtin_series, read_series  # noqa: E402
 from perpetuum.timeseries.discrimination import discriminative_score, near_copy_share  # noqa: E402
 from perpetuum.timeseries.flow import sample_frame  # noqa: E402
-from perpetuum.timeseries.model import GarchFHS, load_model  # noqa: E402
+from perpetuum.timeseries.model import GarchFHS, block_permutation_indices, load_model  # noqa: E402
 from perpetuum.timeseries.report import build_report  # noqa: E402
 from perpetuum.timeseries.scenarios import parse_shock, shock_scenarios, stress_windows, window_variants  # noqa: E402
 from perpetuum.timeseries.stylized_facts import (  # noqa: E402
@@ -90,6 +90,9 @@ def test_shock_scenarios_hit_the_asked_drawdown_with_a_volatility_burst_and_reco
     profile = summary["profile"]
     assert profile["ratio_during"] > 1.5  # the volatility bursts, it is not a step on a calm path
     assert profile["ratio_later"] < profile["ratio_after"] < 2 * profile["ratio_during"]  # and then recovers
+    # ... about as fast as after the real crashes: no higher 60 days on than after the worst real aftermath.
+    real_after = [episode["profile"]["ratio_after"] for episode in summary["episodes"]]
+    assert profile["ratio_after"] <= np.nanmax(real_after)
 
 
 def test_stress_windows_are_the_real_crashes_one_per_year(model):
@@ -102,13 +105,27 @@ def test_stress_windows_are_the_real_crashes_one_per_year(model):
 
 
 def test_window_variants_are_not_copies_of_the_real_window(model):
-    summary = window_variants(model, "2008-09-01", "2009-03-31", 100, seed=4).summary
+    variants = window_variants(model, "2008-09-01", "2009-03-31", 100, seed=4)
+    summary = variants.summary
     assert summary["window"]["days"] == 146
+    # Every real day's shock is used once, in another order, so the variants stay around the real fall (-47 %)
+    # rather than anywhere from -88 % to -13 % as when the shocks were drawn with replacement.
+    spread = summary["drawdown"]
+    assert -0.7 < spread["p05"] < summary["real_drawdown"] < spread["p95"] < -0.25
+    assert variants.returns.shape == (100, 146, 1)
     assert abs(summary["correlation_with_real"]["median"]) < 0.1
     assert summary["identical_days"] < 0.01
     # Variants are as far from every real window as real windows are from each other, or farther: no near-copies.
     nearest = summary["nearest_real_window"]
     assert nearest["variants"]["p05"] >= nearest["real_windows"]["p05"]
+
+
+def test_block_permutations_use_every_day_once_in_another_order():
+    orders = block_permutation_indices(146, 50, 5.0, np.random.default_rng(0))
+    assert all(sorted(order) == list(range(146)) for order in orders)
+    assert np.mean(orders == np.arange(146)) < 0.05
+    steps = np.diff(orders, axis=1) == 1
+    assert 0.7 < steps.mean() < 0.9  # blocks of mean 5 days: about 4 consecutive days in 5
 
 
 @pytest.mark.parametrize("text, drawdown, days", [("drawdown=-35%,days=30", -0.35, 30),

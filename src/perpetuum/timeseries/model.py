@@ -24,7 +24,7 @@ from perpetuum.errors import ModelFileError, NotFittedError, ParameterError
 from perpetuum.progress import progress_bar
 from perpetuum.timeseries.data import SeriesData
 
-__all__ = ["GarchFHS", "ColumnFit", "load_model", "stationary_bootstrap_indices"]
+__all__ = ["GarchFHS", "ColumnFit", "load_model", "stationary_bootstrap_indices", "block_permutation_indices"]
 
 FORMAT_VERSION = 1
 # arch fits percent returns: its optimiser is tuned for variances near 1, not near 1e-4.
@@ -59,6 +59,18 @@ def stationary_bootstrap_indices(n_source: int, n_paths: int, length: int, mean_
     for step in range(length):
         current = np.where(jumps[:, step], starts[:, step], (current + 1) % n_source)
         indices[:, step] = current
+    return indices
+
+
+def block_permutation_indices(length: int, n_paths: int, mean_block: float, rng: np.random.Generator) -> np.ndarray:
+    """(n_paths, length) orderings of range(length): cut into blocks of geometric length with mean `mean_block`
+    (as the stationary bootstrap's) and the blocks laid out in a random order, so every day is used exactly once."""
+    indices = np.empty((n_paths, length), dtype=np.int64)
+    days = np.arange(length)
+    for path in range(n_paths):
+        cuts = np.flatnonzero(rng.random(length - 1) < 1.0 / max(mean_block, 1.0)) + 1
+        blocks = np.split(days, cuts)
+        indices[path] = np.concatenate([blocks[index] for index in rng.permutation(len(blocks))])
     return indices
 
 
@@ -193,25 +205,35 @@ class GarchFHS:
         return residuals[stationary_bootstrap_indices(len(residuals), n, length, self.mean_block, rng)]
 
     def simulate(self, innovations: np.ndarray, sigma2_start: np.ndarray, series_id: str | None = None,
-                 scale: np.ndarray | None = None,
                  previous: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the recursion over given shocks (n, length, columns): returns (log returns, each day's conditional
-        variance, the variance of the day after the last). `scale` (n, length) multiplies the shocks day by day
-        (scenarios use it); `previous` is the return before the first day (default: the data's last)."""
+        variance, the variance of the day after the last). `previous` is the return before the first day (default:
+        the data's last)."""
         series_id = self._series(series_id)
         coefficients = self._coefficients(series_id)
-        mu, phi = coefficients[0], coefficients[5]
         n, length, columns = innovations.shape
-        returns, variances = np.empty_like(innovations), np.empty_like(innovations)
+        variances = np.empty_like(innovations)
         sigma2 = np.broadcast_to(np.asarray(sigma2_start, dtype=float), (n, columns)).copy()
-        last = self.returns_[series_id][-1] if previous is None else previous
-        last = np.broadcast_to(np.asarray(last, dtype=float), (n, columns))
         for step in range(length):
-            shocks = innovations[:, step] if scale is None else innovations[:, step] * scale[:, step, None]
-            last = mu + phi * last + np.sqrt(sigma2) * shocks
-            returns[:, step], variances[:, step] = last, sigma2
-            sigma2 = self._next(sigma2, shocks, coefficients)
-        return returns, variances, sigma2
+            variances[:, step] = sigma2
+            sigma2 = self._next(sigma2, innovations[:, step], coefficients)
+        return self.returns_from(np.sqrt(variances) * innovations, series_id, previous), variances, sigma2
+
+    def returns_from(self, epsilon: np.ndarray, series_id: str | None = None,
+                     previous: np.ndarray | None = None) -> np.ndarray:
+        """Log returns r_t = μ + φ·r_{t−1} + ε_t from the innovations ε (n, length, columns); `previous` is the
+        return before the first day (default: the data's last)."""
+        series_id = self._series(series_id)
+        mu, phi = (np.array([getattr(fit, name) for fit in self.fits_[series_id]]) for name in ("mu", "phi"))
+        if not np.any(phi):
+            return mu + epsilon
+        last = self.returns_[series_id][-1] if previous is None else previous
+        last = np.broadcast_to(np.asarray(last, dtype=float), epsilon[:, 0].shape)
+        returns = np.empty_like(epsilon)
+        for step in range(epsilon.shape[1]):
+            last = mu + phi * last + epsilon[:, step]
+            returns[:, step] = last
+        return returns
 
     def sample(self, n: int, length: int | None = None, *, series_id: str | None = None,
                seed: int | None = None) -> np.ndarray:
