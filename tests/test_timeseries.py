@@ -197,7 +197,7 @@ def test_a_saved_model_loads_equal_and_samples_the_same(model, tmp_path):
     model.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     assert loaded.params() == model.params()
-    assert (loaded.volatility, loaded.mean_block, loaded.columns_, loaded.kind_) == ("gjr", 20.0, ["Adj Close"],
+    assert (loaded.volatility, loaded.mean_block, loaded.columns_, loaded.kind_) == ("aparch", 10.0, ["Adj Close"],
                                                                                      "prices")
     np.testing.assert_array_equal(loaded.sample(2, 30, seed=9), model.sample(2, 30, seed=9))
     assert not list((tmp_path / "model").glob("*.pkl"))
@@ -208,11 +208,27 @@ def test_a_folder_without_a_model_is_a_model_file_error(tmp_path):
         load_model(tmp_path)
 
 
-def test_egarch_fits_and_samples_too(sp500):
-    egarch = GarchFHS(volatility="egarch").fit(read_series(sp500, time="Date", values="Adj Close"))
-    paths = egarch.sample(20, seed=0)[:, :, 0]
-    assert egarch.params()[0].gamma < 0  # falls raise volatility more than rises
+@pytest.mark.parametrize("volatility, falls_raise", [("egarch", lambda gamma: gamma < 0),
+                                                    ("gjr", lambda gamma: gamma > 0)])
+def test_egarch_and_gjr_fit_and_sample_too(sp500, volatility, falls_raise):
+    other = GarchFHS(volatility=volatility).fit(read_series(sp500, time="Date", values="Adj Close"))
+    paths = other.sample(20, seed=0)[:, :, 0]
+    assert falls_raise(other.params()[0].gamma)  # falls raise volatility more than rises
     assert 0.005 < np.median(paths.std(axis=1)) < 0.02
+
+
+def test_the_default_aparch_fits_a_power_near_one_and_reacts_more_to_falls(model):
+    fit = model.params()[0]
+    assert 0.8 < fit.delta < 1.6 and 0 < fit.gamma <= 1 and 0.85 < fit.beta < 1
+    sigma2 = np.full((1, 1), 1e-4)
+    coefficients = model._coefficients("all")
+    fall, rise = (model._next(sigma2, np.full((1, 1), z), coefficients)[0, 0] for z in (-3.0, 3.0))
+    assert fall > rise
+    # The response grows like |z|^delta, not z^2: a 6-sigma fall raises tomorrow's volatility far less than GJR's.
+    gjr = GarchFHS(volatility="gjr").fit(read_series(builtin_series("sp500"), time="Date", values="Adj Close"))
+    jump = np.sqrt(model._next(sigma2, np.full((1, 1), -6.0), coefficients)[0, 0] / sigma2[0, 0])
+    gjr_jump = np.sqrt(gjr._next(sigma2, np.full((1, 1), -6.0), gjr._coefficients("all"))[0, 0] / sigma2[0, 0])
+    assert jump < gjr_jump
 
 
 def test_the_report_holds_facts_scores_and_scenarios(model, tmp_path):

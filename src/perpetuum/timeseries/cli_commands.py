@@ -39,10 +39,11 @@ def fit_command(
                                                   show_default=False)] = None,
     kind: Annotated[str, typer.Option("--kind", help="prices: positive levels, modelled as log returns; returns: "
                                       "values already are returns.")] = "prices",
-    volatility: Annotated[str, typer.Option("--volatility", help="gjr (GJR-GARCH) or egarch.")] = "gjr",
+    volatility: Annotated[str, typer.Option("--volatility", help="aparch (asymmetric power ARCH), gjr (GJR-GARCH) "
+                                            "or egarch.")] = "aparch",
     mean: Annotated[str, typer.Option("--mean", help="constant or ar1 (an AR(1) term in the mean).")] = "constant",
     mean_block: Annotated[float, typer.Option("--mean-block", help="Mean block length (days) of the residual "
-                                              "bootstrap.")] = 20.0,
+                                              "bootstrap.")] = 10.0,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -64,7 +65,8 @@ def fit_command(
             for column, fit in zip(model.columns_, model.params(series_id)):
                 label = column if series_id == "all" else f"{series_id} / {column}"
                 console.print(f"{label}: {len(model.returns_[series_id]):,} returns; "
-                              f"alpha {fit.alpha:.3f}, gamma {fit.gamma:.3f}, beta {fit.beta:.3f}",
+                              f"alpha {fit.alpha:.3f}, gamma {fit.gamma:.3f}, beta {fit.beta:.3f}"
+                              + (f", delta {fit.delta:.3f}" if model.volatility == "aparch" else ""),
                               markup=False, highlight=False)
         console.print(f"Model: [bold]{output}[/bold] ({model.volatility.upper()} volatility, residuals resampled in "
                       f"blocks of mean {model.mean_block:g} days; returns are "

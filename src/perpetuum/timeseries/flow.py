@@ -26,8 +26,8 @@ def require_arch() -> None:
 
 
 def fit_series(source: str | Path | pd.DataFrame, *, time: str | None = None, values: list[str] | None = None,
-               series: str | None = None, kind: str = "prices", volatility: str = "gjr", mean: str = "constant",
-               mean_block: float = 20.0,
+               series: str | None = None, kind: str = "prices", volatility: str = "aparch", mean: str = "constant",
+               mean_block: float = 10.0,
                seed: int = 0, verbose: bool = False) -> GarchFHS:
     """Read a series (a file, a DataFrame, or `builtin:sp500` / `builtin:nasdaq` / `builtin:wti`) and fit
     `GarchFHS` on it."""

@@ -1,4 +1,5 @@
-"""`GarchFHS`: an asymmetric GARCH (GJR-GARCH or EGARCH, order 1) per value column with filtered historical simulation.
+"""`GarchFHS`: an asymmetric GARCH (APARCH, GJR-GARCH or EGARCH, order 1) per value column with filtered historical
+simulation.
 
 Why this model: the variance recursion gives volatility clustering and, through its asymmetry term, the leverage
 effect; the shocks are the model's own standardized residuals resampled by a stationary block bootstrap, so their
@@ -29,7 +30,8 @@ __all__ = ["GarchFHS", "ColumnFit", "load_model", "stationary_bootstrap_indices"
 FORMAT_VERSION = 1
 # arch fits percent returns: its optimiser is tuned for variances near 1, not near 1e-4.
 SCALE = 100.0
-VOLATILITY_MODELS = ("gjr", "egarch")
+VOLATILITY_MODELS = ("gjr", "egarch", "aparch")
+ARCH_NAMES = {"gjr": "GARCH", "egarch": "EGARCH", "aparch": "APARCH"}
 MEANS = ("constant", "ar1")
 MEAN_ABS_NORMAL = float(np.sqrt(2.0 / np.pi))
 
@@ -37,7 +39,7 @@ MEAN_ABS_NORMAL = float(np.sqrt(2.0 / np.pi))
 @dataclass
 class ColumnFit:
     """One column's parameters, in log-return units (not percent). GJR: σ²' = ω + (α + γ·[ε<0])·ε² + β·σ².
-    EGARCH: ln σ²' = ω + α·(|z| − E|z|) + γ·z + β·ln σ², with z = ε/σ."""
+    EGARCH: ln σ²' = ω + α·(|z| − E|z|) + γ·z + β·ln σ², with z = ε/σ. APARCH: σ^δ' = ω + α·(|ε| − γ·ε)^δ + β·σ^δ."""
 
     mu: float
     omega: float
@@ -45,6 +47,7 @@ class ColumnFit:
     gamma: float
     beta: float
     phi: float = 0.0  # AR(1) coefficient of the mean: r_t = mu + phi * r_{t-1} + epsilon_t
+    delta: float = 2.0  # APARCH's power δ (2.0, unused, for GJR and EGARCH)
 
 
 def stationary_bootstrap_indices(n_source: int, n_paths: int, length: int, mean_block: float,
@@ -77,22 +80,28 @@ def block_permutation_indices(length: int, n_paths: int, mean_block: float, rng:
 class GarchFHS:
     """Asymmetric GARCH(1,1) with filtered historical simulation of its standardized residuals.
 
-    Parameters: `volatility` ("gjr" or "egarch"; both fitted by Gaussian quasi-maximum likelihood, which stays
-    consistent whatever the shocks' law, since the shocks are resampled rather than assumed), `mean` ("constant"
-    or "ar1"), `mean_block` (mean block length, in days, of the stationary bootstrap of residuals; 1 draws days
-    independently), `seed`, `verbose` (progress bars).
+    Parameters: `volatility` ("aparch", "gjr" or "egarch"; all fitted by Gaussian quasi-maximum likelihood, which
+    stays consistent whatever the shocks' law, since the shocks are resampled rather than assumed), `mean`
+    ("constant" or "ar1"), `mean_block` (mean block length, in days, of the stationary bootstrap of residuals; 1
+    draws days independently), `seed`, `verbose` (progress bars).
 
-    The defaults were chosen on S&P 500 and NASDAQ 1999-2018 (benchmarks/timeseries_vs_peers.py): blocks carry what
-    GARCH(1,1) leaves in its residuals (the slow decay of volatility clustering, the context of extreme days), so
-    short blocks lose stylized facts (at 10 days NASDAQ's worst day falls outside the real interval); but within a
-    long block the variance recursion converges to the real one and the path replays history (20-day windows
-    closer to a real window than 0.2 of their volatility: about 5 % at 10 days, 21 % at 20, 33 % at 30). 20 days
-    keeps every fact on both series.
+    The defaults were chosen on S&P 500 and NASDAQ 1999-2018 (benchmarks/timeseries_vs_peers.py, 5 sampling seeds
+    of 50 paths each). APARCH (Ding, Granger and Engle's asymmetric power ARCH: σ^δ' = ω + α·(|ε| − γ·ε)^δ + β·σ^δ,
+    δ fitted, 1.05 and 1.30 here) has the lowest BIC of the three on both series and a higher out-of-sample
+    likelihood than GJR on both (fitted on the first 70 %, scored on the rest); its response to a shock grows
+    like |ε|^δ instead of ε², so an extreme residual drawn on an already nervous day no longer blows up: GJR's
+    median worst day on NASDAQ fell outside the real interval in 4 of 5 seeds (−11.1 % … −12.6 % against
+    −11.0 … −8.3 %), APARCH's in none. Blocks carry what GARCH(1,1) leaves in its residuals (the context of
+    extreme days, some of the slow decay of volatility clustering), but within a long block the variance
+    recursion converges to the real one and the path replays history: 20-day windows closer to a real window
+    than 0.2 of their volatility are about 20 % of them with blocks of mean 20 days, 6-8 % at 10, 1 % at 5. At 5
+    the discriminative score drops on NASDAQ (about 0.92 against 0.95 at 10); 10 keeps every fact in most seeds
+    (the one left at the edge: the autocorrelation of |r| at 50 days, which GARCH(1,1) decays too fast).
     Learned: `fits_` (series id -> list of ColumnFit), `residuals_`, `volatility_` (conditional standard deviation
     per day), `returns_`, `dates_`, `last_levels_`, `columns_`, `kind_`.
     """
 
-    def __init__(self, volatility: str = "gjr", mean: str = "constant", mean_block: float = 20.0,
+    def __init__(self, volatility: str = "aparch", mean: str = "constant", mean_block: float = 10.0,
                  seed: int | None = 0, verbose: bool = False) -> None:
         self.volatility = volatility
         self.mean = mean
@@ -123,7 +132,7 @@ class GarchFHS:
                 for column in range(returns.shape[1]):
                     model = arch_model(SCALE * returns[:, column], mean="Constant" if self.mean == "constant" else "AR",
                                        lags=0 if self.mean == "constant" else 1,
-                                       vol="GARCH" if self.volatility == "gjr" else "EGARCH", p=1, o=1, q=1,
+                                       vol=ARCH_NAMES[self.volatility], p=1, o=1, q=1,
                                        dist="normal", rescale=False)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # convergence chatter; the fit is checked below
@@ -132,12 +141,14 @@ class GarchFHS:
                     omega = float(params["omega"])
                     # GJR's ω is a variance (percent² to units²); EGARCH's is a log-variance, shifted by the
                     # stationary level's change of units: ln σ² (units) = ln σ² (percent) − 2 ln 100.
-                    omega = (omega / SCALE**2 if self.volatility == "gjr"
+                    delta = float(params["delta"]) if self.volatility == "aparch" else 2.0
+                    omega = (omega / SCALE**delta if self.volatility != "egarch"
                              else omega - (1.0 - float(params["beta[1]"])) * 2.0 * np.log(SCALE))
                     fit = ColumnFit(
                         mu=float(params["mu"] if self.mean == "constant" else params["Const"]) / SCALE, omega=omega,
                         alpha=float(params["alpha[1]"]), gamma=float(params["gamma[1]"]),
-                        beta=float(params["beta[1]"]), phi=0.0 if self.mean == "constant" else float(params["y[1]"]))
+                        beta=float(params["beta[1]"]), phi=0.0 if self.mean == "constant" else float(params["y[1]"]),
+                        delta=delta)
                     fits.append(fit)
                     sigma = np.asarray(result.conditional_volatility) / SCALE
                     # The AR fit has no residual (nor variance) for the first day: it is measured from the mean.
@@ -177,11 +188,14 @@ class GarchFHS:
     def _coefficients(self, series_id: str) -> tuple[np.ndarray, ...]:
         fits = self.fits_[series_id]
         return tuple(np.array([getattr(fit, name) for fit in fits])
-                     for name in ("mu", "omega", "alpha", "gamma", "beta", "phi"))
+                     for name in ("mu", "omega", "alpha", "gamma", "beta", "phi", "delta"))
 
     def _next(self, sigma2: np.ndarray, shocks: np.ndarray, coefficients: tuple[np.ndarray, ...]) -> np.ndarray:
         """Tomorrow's variance from today's variance and standardized shock."""
-        _, omega, alpha, gamma, beta, _ = coefficients
+        _, omega, alpha, gamma, beta, _, delta = coefficients
+        if self.volatility == "aparch":
+            power = sigma2 ** (delta / 2)
+            return (omega + (alpha * (np.abs(shocks) - gamma * shocks) ** delta + beta) * power) ** (2 / delta)
         if self.volatility == "gjr":
             epsilon2 = sigma2 * shocks**2
             return omega + (alpha + gamma * (shocks < 0)) * epsilon2 + beta * sigma2
