@@ -3,13 +3,15 @@ daily series (S&P 500 and NASDAQ 1999–2018, shipped inside the `arch` wheel).
 
     python benchmarks/timeseries_vs_peers.py --quick          # 50 paths, short peer training: minutes
     python benchmarks/timeseries_vs_peers.py                  # 200 paths, longer peer training
-    python benchmarks/timeseries_vs_peers.py --methods perpetuum garch-t bootstrap   # without the peers
+    python benchmarks/timeseries_vs_peers.py --methods perpetuum perpetuum-gjr perpetuum-egarch garch-t bootstrap
+                                                              # without the peers (DGAN, PAR)
 
 Methods, each fitted on the whole series of daily log returns and asked for paths as long as it:
-- perpetuum: `GarchFHS()` as shipped (GJR-GARCH(1,1) by Gaussian QMLE, residuals redrawn by a stationary bootstrap
-  with mean block 20 days); perpetuum-egarch: the same with EGARCH(1,1) (the default is chosen on these figures).
+- perpetuum: `GarchFHS()` as shipped (APARCH(1,1) by Gaussian QMLE, residuals redrawn by a stationary bootstrap
+  with mean block 10 days); perpetuum-gjr and perpetuum-egarch: the same with GJR-GARCH(1,1) and EGARCH(1,1) (the
+  default is chosen on these figures).
 - garch-t: GARCH(1,1) with Student-t innovations fitted by `arch`, simulated with t draws (500 days of burn-in).
-- bootstrap: the real returns themselves, redrawn by a stationary bootstrap (mean block 20 days, as Perpetuum's).
+- bootstrap: the real returns themselves, redrawn by a stationary bootstrap (mean block 10 days, as Perpetuum's).
 - dgan / par: Gretel's DGAN and SDV's PARSynthesizer, each in its own environment (benchmarks/
   setup_timeseries_peers.sh) via benchmarks/timeseries_peer_run.py: trained on 250-day windows of the series
   (percent returns), paths are generated windows laid end to end. Where a peer cannot run, the reason is recorded.
@@ -54,13 +56,14 @@ from perpetuum.timeseries.stylized_facts import RISK_KEYS, compare_facts  # noqa
 
 RESULTS = REPO / "benchmarks" / "results"
 DATASETS = ["sp500", "nasdaq"]
-METHODS = ["perpetuum", "perpetuum-egarch", "garch-t", "bootstrap", "dgan", "par"]
+METHODS = ["perpetuum", "perpetuum-gjr", "perpetuum-egarch", "garch-t", "bootstrap", "dgan", "par"]
+PERPETUUM_VOLATILITY = {"perpetuum": "aparch", "perpetuum-gjr": "gjr", "perpetuum-egarch": "egarch"}
 PEER_PYTHON = {"dgan": REPO / ".venv-timeseries-dgan" / "bin" / "python",
                "par": REPO / ".venv-timeseries-par" / "bin" / "python"}
 SHOCK = "drawdown=-35%,days=30"
 WINDOW = ("2008-09-01", "2009-03-31")
 COPY_WINDOW = 20
-MEAN_BLOCK = 20.0
+MEAN_BLOCK = GarchFHS().mean_block  # the bootstrap baseline uses the same mean block as Perpetuum
 
 
 def garch_t_paths(returns: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -135,8 +138,8 @@ def measure(real: np.ndarray, paths: np.ndarray) -> dict:
 
 def run_method(method: str, data, real: np.ndarray, n: int, args) -> dict:
     started = time.perf_counter()
-    if method in ("perpetuum", "perpetuum-egarch"):
-        model = GarchFHS(volatility="gjr" if method == "perpetuum" else "egarch", seed=args.seed).fit(data)
+    if method in PERPETUUM_VOLATILITY:
+        model = GarchFHS(volatility=PERPETUUM_VOLATILITY[method], seed=args.seed).fit(data)
         fit_s = time.perf_counter() - started
         started = time.perf_counter()
         paths = model.sample(n, len(real))[:, :, 0]
