@@ -85,7 +85,7 @@ class GarchFHS:
     ("constant" or "ar1"), `mean_block` (mean block length, in days, of the stationary bootstrap of residuals; 1
     draws days independently), `seed`, `verbose` (progress bars).
 
-    The defaults were chosen on S&P 500 and NASDAQ 1999-2018 (benchmarks/timeseries_vs_peers.py, 5 sampling seeds
+    The defaults were chosen on S&P 500 and NASDAQ 1999-2018 (benchmarks/timeseries_model_choice.py: 5 sampling seeds
     of 50 paths each). APARCH (Ding, Granger and Engle's asymmetric power ARCH: σ^δ' = ω + α·(|ε| − γ·ε)^δ + β·σ^δ,
     δ fitted, 1.05 and 1.30 here) has the lowest BIC of the three on both series and a higher out-of-sample
     likelihood than GJR on both (fitted on the first 70 %, scored on the rest); its response to a shock grows
