@@ -238,9 +238,9 @@ def estimate_command(
                                          show_default=False)],
     pilot: Annotated[int, typer.Option("--pilot", "-p", min=2, help="Records the pilot makes (records 0 to p-1).")] = 8,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Checkpoint the pilot records here; `generate` into this folder goes on "
-                     "from them.", show_default=False),
+        str | None,
+        typer.Option("--output", "-o", help="Checkpoint the pilot records here (a folder, or s3://bucket/prefix); "
+                     "`generate` into this folder goes on from them.", show_default=False),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor fill the request cache.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON.")] = False,
