@@ -90,7 +90,8 @@ class OutputFolder:
             found = self.filesystem.get_file_info(bucket).type
         except OSError as error:
             raise StorageError(f"cannot reach {self.uri}: {_first_line(error)}. Check the credentials "
-                               "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the endpoint (AWS_ENDPOINT_URL)") from None
+                               "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the endpoint (AWS_ENDPOINT_URL)"
+                               ) from None
         if found == FileType.NotFound:
             raise StorageError(f"the bucket {bucket!r} of {self.uri} does not exist{_where()}; create it (e.g. `aws "
                                f"s3 mb s3://{bucket}`) or write to another one")

@@ -92,7 +92,8 @@ def shard_plan(n: int, shard_rows: int, seed: int) -> list[ShardTask]:
             for index, start in enumerate(range(0, n, shard_rows))]
 
 
-def write_shard(synthesizer, task: ShardTask, folder: str | Path | OutputFolder, conditions: dict | None = None) -> dict:
+def write_shard(synthesizer, task: ShardTask, folder: str | Path | OutputFolder,
+                conditions: dict | None = None) -> dict:
     """Sample shard `task` and write it to `folder`/part-NNNNN.parquet; returns {file, rows, seed, columns}."""
     frame = synthesizer.sample(task.rows, conditions=conditions, seed=task.seed)
     data = io.BytesIO()
