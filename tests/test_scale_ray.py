@@ -251,13 +251,15 @@ def test_a_run_whose_actors_all_died_resumes_to_the_uninterrupted_result(ray_clu
     assert_same_dataset(folder, local_echo_run, 60)
 
 
-def run_driver(script: str, folder, records: int, before_kill=lambda: None) -> None:
-    """Start a driver process running `script`, and SIGKILL it once the checkpoint at `folder` holds `records`."""
+def run_driver(script: str, folder, records: int, before_kill=lambda: None, temporary: Path | None = None) -> None:
+    """Start a driver process running `script`, and SIGKILL it once the checkpoint at `folder` holds `records`
+    (`temporary`: its temporary folder, where a run into S3 keeps the working copy that a killed driver leaves)."""
     import signal
     import subprocess
 
+    environment = {**os.environ, **({"TMPDIR": str(temporary)} if temporary else {})}
     driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True)
+                              start_new_session=True, env=environment)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and driver.poll() is None:
@@ -449,7 +451,7 @@ def test_a_driver_killed_while_writing_to_s3_resumes_to_the_uninterrupted_result
         "from perpetuum.pipeline import generate\n"
         "generate({spec!r}, 60, {uri!r}, progress=False)\n"
     ).format(source=str(SOURCE), tests=str(TESTS), spec=spec, uri=uri)
-    run_driver(script, uri, 10)
+    run_driver(script, uri, 10, temporary=tmp_path)
     written = checkpoint_indices(uri)
     assert 10 <= len(written) < 60 and len(set(written)) == len(written)
     result = generate(spec, 60, uri, resume=True, progress=False, executor=RayExecutor(actors=2))
