@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "perpetuum"
 # Bottom to top. Packages in one layer never import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("perpetuum", "errors", "progress", "markdown"),  # the root (its version), errors, progress bars, inert Markdown
-    ("registry",),  # the name-to-class registry behind every plug-in
+    ("registry", "storage"),  # the name-to-class registry behind every plug-in; output folders, local or in S3
     ("privacy",),  # personal identifiers, record distances, privacy filters; the ledger of DP releases
     ("datasets", "schema", "llm", "sandbox"),  # shipped tables; reading sources and schemas; model backends; sandbox
     ("tabular", "evaluate", "train"),  # synthesizers; metrics and the evaluation report; the tiny LM and its trainer

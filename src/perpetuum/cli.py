@@ -269,11 +269,12 @@ def sample(
     ],
     rows: RowsOption,
     output: Annotated[
-        Path,
+        str,
         typer.Option(
             "--output", "-o",
             help="Output file, its extension picking the format (.csv, .csv.gz, .parquet, .jsonl); or a folder (no "
-            "extension): Parquet shards, each seeded from (seed, shard), written one at a time or with --ray.",
+            "extension): Parquet shards, each seeded from (seed, shard), written one at a time or with --ray; the "
+            "folder may be in an object store, e.g. s3://bucket/prefix (AWS_* variables for credentials, endpoint).",
         ),
     ],
     where: WhereOption = None,
@@ -324,12 +325,15 @@ def sample(
       perpetuum sample models/adult -n 1000 -w "sex=Female" -w "race=Black" -w "race=Asian-Pac-Islander" -o s.jsonl
 
       perpetuum sample models/adult -n 100000000 -o synthetic/ --ray
+
+      perpetuum sample models/adult -n 100000000 -o s3://my-bucket/synthetic --ray
     """
+    from perpetuum.storage import is_remote
     from perpetuum.workflow import sample_saved_model
     from perpetuum.workflow.files import OUTPUT_FORMATS, output_stem
 
     conditions = parse_conditions(where)
-    if not output.name.lower().endswith(OUTPUT_FORMATS):
+    if not output.lower().endswith(OUTPUT_FORMATS):
         _sample_shards(model_dir, rows, output, conditions, seed, shard_rows, ray or bool(ray_address), ray_address,
                        resume, reference, generation, quiet)
         return
@@ -338,6 +342,10 @@ def sample(
             "--ray, --shard-rows and --resume write Parquet shards into a folder: give -o a folder without an "
             f"extension (e.g. -o {output_stem(output)}/) instead of the file {str(output)!r}"
         )
+    if is_remote(output):
+        raise ParameterError(f"a single output file is written on this machine; for {output!r} give a folder "
+                             "(no file extension): Parquet shards are written into an object store directly")
+    output = Path(output)
     run = sample_saved_model(model_dir, rows, output, conditions=conditions, seed=seed, reference=reference,
                              generation=generation, verbose=not quiet)
     if not quiet:

@@ -63,3 +63,9 @@ class RunStopped(PerpetuumError, RuntimeError):
 class ScaleOutError(PerpetuumError, RuntimeError):
     """Scaling out failed: Ray is not installed, the cluster cannot be reached, or a worker died mid-run. The
     message says what to install, or how to resume the run."""
+
+
+class StorageError(PerpetuumError, RuntimeError):
+    """An output location (a folder, or an object-store URI such as s3://bucket/prefix) cannot be used: no
+    credentials, a bucket that does not exist, an endpoint that does not answer, a refused request. The message
+    names the location and what to set or create."""

@@ -10,6 +10,9 @@ Layout under the output folder:
 
     checkpoint/state.sqlite
     checkpoint/shard-0001-0000.jsonl   # session 1, first shard
+
+An output folder in an object store (s3://bucket/prefix) holds the same files; the run works in a local copy that
+`checkpoint_mirror.CheckpointMirror` keeps uploading (closed shards only, since an object cannot be appended to).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from perpetuum.errors import ParameterError
+from perpetuum.pipeline.checkpoint_mirror import CheckpointMirror
+from perpetuum.storage import is_remote, open_folder
 
 __all__ = ["CheckpointStore", "CHECKPOINT_FOLDER", "read_checkpoint_entries"]
 
@@ -40,10 +45,17 @@ CREATE TABLE IF NOT EXISTS records (
 
 
 class CheckpointStore:
-    """The checkpoint of one run in `output_dir/checkpoint`. Use `open`, then `write` entries, then `close`."""
+    """The checkpoint of one run in `output_dir/checkpoint`. Use `open`, then `write` entries, then `close`.
 
-    def __init__(self, output_dir: Path, shard_size: int) -> None:
+    `output_dir` is the local folder the run's files are made in; for a remote run, a working copy that `mirror`
+    uploads, and `location` is where the run really is (its URI).
+    """
+
+    def __init__(self, output_dir: Path, shard_size: int, mirror: CheckpointMirror | None = None,
+                 location: str | None = None) -> None:
         self.output_dir = Path(output_dir)
+        self.mirror = mirror
+        self.location = location or str(output_dir)
         self.folder = self.output_dir / CHECKPOINT_FOLDER
         self.shard_size = shard_size
         self.entries: dict[int, dict[str, Any]] = {}
@@ -63,20 +75,31 @@ class CheckpointStore:
         A new run refuses a folder that already holds one; a resumed run refuses a spec whose records would differ
         (seed, backends or columns changed). Filters, dedup, output formats and n may change between sessions.
         """
-        store = cls(Path(output_dir), spec.execution.shard_size)
-        state = store.folder / STATE_FILE
+        if is_remote(output_dir):
+            mirror = CheckpointMirror.open(str(output_dir), CHECKPOINT_FOLDER)
+            store = cls(mirror.work, spec.execution.shard_size, mirror, mirror.folder.location())
+        else:
+            store = cls(Path(output_dir), spec.execution.shard_size)
+        try:
+            return store._open(spec, n, resume)
+        except BaseException:
+            store.close(push=False)  # a refused start leaves the remote checkpoint as it was
+            raise
+
+    def _open(self, spec, n: int, resume: bool) -> CheckpointStore:
+        state = self.folder / STATE_FILE
         pilot = state.exists() and _holds_pilot(state)  # an estimate's pilot records: the real run goes on from them
         if state.exists() and not resume and not pilot:
             raise ParameterError(
-                f"{str(store.output_dir)!r} already holds a generation run; resume it (resume=True, or --resume "
+                f"{self.location!r} already holds a generation run; resume it (resume=True, or --resume "
                 "on the command line) or choose another output folder"
             )
-        store.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         fresh = not state.exists()
-        store._database = sqlite3.connect(state)
-        store._database.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
+        self._database = sqlite3.connect(state)
+        self._database.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
         if fresh:
-            store._set_meta(
+            self._set_meta(
                 name=spec.name,
                 fingerprint=spec.record_fingerprint(),
                 seed=spec.seed,
@@ -84,27 +107,26 @@ class CheckpointStore:
                 spec=spec.model_dump(mode="json"),
             )
         else:
-            stored = store.meta("fingerprint")
+            stored = self.meta("fingerprint")
             if stored != spec.record_fingerprint() and pilot and not resume:
-                store.close()
                 raise ParameterError(
-                    f"{str(store.output_dir)!r} holds the pilot records of an estimate made with another spec (its "
+                    f"{self.location!r} holds the pilot records of an estimate made with another spec (its "
                     "seed, backends or columns differ); delete that folder or choose another one"
                 )
             if stored != spec.record_fingerprint():
-                store.close()
                 raise ParameterError(
-                    f"the spec differs from the one that started the run in {str(store.output_dir)!r} (its seed, "
+                    f"the spec differs from the one that started the run in {self.location!r} (its seed, "
                     "backends or columns changed), so resuming would mix two datasets; use the original spec or a "
                     "new output folder"
                 )
-            store._load_shards()
-        store._set_meta(n=n, spec=spec.model_dump(mode="json"))
+            self._load_shards()
+        self._set_meta(n=n, spec=spec.model_dump(mode="json"))
         now = time.time()
-        cursor = store._database.execute("INSERT INTO sessions (started_at, updated_at) VALUES (?, ?)", (now, now))
-        store.session = int(cursor.lastrowid)
-        store._database.commit()
-        return store
+        cursor = self._database.execute("INSERT INTO sessions (started_at, updated_at) VALUES (?, ?)", (now, now))
+        self.session = int(cursor.lastrowid)
+        self._database.commit()
+        self._push()  # the session is known remotely before any of its shards, so no later session takes its number
+        return self
 
     def _load_shards(self) -> None:
         """Read every shard in write order (cutting torn tails) and rebuild the SQLite index from them."""
@@ -160,6 +182,33 @@ class CheckpointStore:
     def sessions(self) -> int:
         return int(self._database.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
 
+    def _push(self, *shards: Path) -> None:
+        """Upload closed shards and then the state (meta and sessions; resume rebuilds the record index)."""
+        if self.mirror is None:
+            return
+        snapshot = self.folder / f".{STATE_FILE}.upload"
+        snapshot.unlink(missing_ok=True)
+        copy = sqlite3.connect(snapshot)
+        try:
+            copy.executescript(_SCHEMA)
+            copy.executemany("INSERT INTO meta VALUES (?, ?)", self._database.execute("SELECT key, value FROM meta"))
+            copy.executemany("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                             self._database.execute("SELECT * FROM sessions"))
+            copy.commit()
+        finally:
+            copy.close()
+        self.mirror.push(*shards)
+        self.mirror.folder.upload(snapshot, f"{CHECKPOINT_FOLDER}/{STATE_FILE}")
+        snapshot.unlink(missing_ok=True)
+
+    def locations(self, files: dict[str, str]) -> dict[str, str]:
+        """Where the run's files are for the user: as written, or their URIs in a remote output folder."""
+        return self.mirror.locations(files) if self.mirror else dict(files)
+
+    def publish(self, files: dict[str, str]) -> dict[str, str]:
+        """Make finished output files final: uploaded into a remote output folder (nothing to do locally)."""
+        return self.mirror.publish(files) if self.mirror else dict(files)
+
     def touch(self) -> None:
         self._database.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (time.time(), self.session))
         self._database.commit()
@@ -169,7 +218,7 @@ class CheckpointStore:
     def write(self, entry: dict[str, Any]) -> None:
         """Append one finished record (or failure) and make it durable against a crash of this process."""
         entry = {**entry, "session": self.session}
-        if self._shard is None or self._shard_lines >= self.shard_size:
+        if self._shard is None:
             self._next_shard()
         self._shard.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._shard.flush()
@@ -183,22 +232,40 @@ class CheckpointStore:
             "UPDATE sessions SET updated_at = ?, records = records + 1 WHERE id = ?", (time.time(), self.session)
         )
         self._database.commit()
+        if self._shard_lines >= self.shard_size or (self.mirror is not None and self.mirror.due()):
+            self._close_shard()
 
     def _next_shard(self) -> None:
-        if self._shard is not None:
-            self._shard.close()
         self._shard_name = f"shard-{self.session:04d}-{self._shard_part:04d}.jsonl"
+        while (self.folder / self._shard_name).exists():  # never append to a shard another session left behind
+            self._shard_part += 1
+            self._shard_name = f"shard-{self.session:04d}-{self._shard_part:04d}.jsonl"
         self._shard_part += 1
         self._shard_lines = 0
         self._shard = open(self.folder / self._shard_name, "a", encoding="utf-8")
 
-    def close(self) -> None:
+    def _close_shard(self, push_state: bool = False) -> None:
+        closed = []
         if self._shard is not None:
             self._shard.close()
             self._shard = None
-        if self._database is not None:
-            self._database.close()
-            self._database = None
+            closed.append(self.folder / self._shard_name)
+        if closed or push_state:
+            self._push(*closed)
+
+    def close(self, push: bool = True) -> None:
+        try:
+            if self._database is not None and push:
+                self._close_shard(push_state=True)
+        finally:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            if self._database is not None:
+                self._database.close()
+                self._database = None
+            if self.mirror is not None:
+                self.mirror.close()
 
 
 def _holds_pilot(state: Path) -> bool:
@@ -216,9 +283,15 @@ def _holds_pilot(state: Path) -> bool:
 def read_checkpoint_entries(output_dir: str | Path) -> list[dict[str, Any]]:
     """Every entry in a run's checkpoint, in write order, without changing any file (a torn last line is skipped,
     not cut): for inspecting a run that may still be going or was killed."""
+    if is_remote(output_dir):
+        folder = open_folder(output_dir)
+        shards = [folder.read_bytes(f"{CHECKPOINT_FOLDER}/{name}")
+                  for name in folder.names("shard-", under=CHECKPOINT_FOLDER) if name.endswith(".jsonl")]
+    else:
+        shards = [path.read_bytes() for path in sorted((Path(output_dir) / CHECKPOINT_FOLDER).glob("shard-*.jsonl"))]
     entries = []
-    for shard in sorted((Path(output_dir) / CHECKPOINT_FOLDER).glob("shard-*.jsonl")):
-        entries.extend(_parse_shard(shard.read_bytes())[0])
+    for data in shards:
+        entries.extend(_parse_shard(data)[0])
     return entries
 
 

@@ -47,7 +47,10 @@ def generate_command(
     spec: SpecArgument,
     records: Annotated[int, typer.Option("--records", "-n", help="How many records to generate.", show_default=False)],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output folder: data files, card, and the checkpoint to resume from.")
+        str,
+        typer.Option("--output", "-o", help="Output folder: data files, card, and the checkpoint to resume from; or an "
+                     "object-store folder such as s3://bucket/prefix (credentials and endpoint from the AWS_* "
+                     "variables)."),
     ],
     resume: Annotated[
         bool,
@@ -153,6 +156,8 @@ def generate_command(
       perpetuum generate spec.yaml -n 10000 -o out/big --budget-usd 20
 
       perpetuum generate examples/specs/tiny_stories.yaml -n 100000 -o out/stories --ray --ray-address auto
+
+      perpetuum generate examples/specs/tiny_stories.yaml -n 100000 -o s3://my-bucket/stories --ray
     """
     from perpetuum.pipeline.record_executors import named_record_executor
     from perpetuum.pipeline.run import generate
@@ -199,7 +204,7 @@ def _budget(usd: float | None, tokens: int | None, seconds: float | None) -> dic
     return given or None
 
 
-def _summary(result, output: Path) -> None:
+def _summary(result, output: str) -> None:
     card = result.card
     made = f"{result.n_generated + result.n_failed:,}"
     speed = card.get("completion_tokens_per_second")
@@ -233,9 +238,9 @@ def estimate_command(
                                          show_default=False)],
     pilot: Annotated[int, typer.Option("--pilot", "-p", min=2, help="Records the pilot makes (records 0 to p-1).")] = 8,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Checkpoint the pilot records here; `generate` into this folder goes on "
-                     "from them.", show_default=False),
+        str | None,
+        typer.Option("--output", "-o", help="Checkpoint the pilot records here (a folder, or s3://bucket/prefix); "
+                     "`generate` into this folder goes on from them.", show_default=False),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor fill the request cache.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the estimate as JSON.")] = False,

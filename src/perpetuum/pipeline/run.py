@@ -7,7 +7,9 @@
 A run writes, under `output_dir`: data.jsonl / data.parquet / hf_dataset/ (per `output.formats`), dropped.jsonl
 (filtered records and why), failures.jsonl (records that could not be generated), card.json and card.md, and the
 checkpoint/ folder that `resume` continues from; with `repair` keys in the spec, also repairs.jsonl (every repair
-attempt: its value, the validator's verdict and its tokens, per record whose first answer failed).
+attempt: its value, the validator's verdict and its tokens, per record whose first answer failed). `output_dir` may
+be an object-store URI (s3://bucket/prefix, credentials from the AWS variables, `perpetuum.storage`): the run then
+works in a local copy, uploads its checkpoint as it goes and its files at the end, and resumes from there.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ __all__ = ["GenerationResult", "generate", "agenerate", "preview", "apreview"]
 class GenerationResult:
     """What a run produced. `records` are the kept records in index order (the rows of data.jsonl)."""
 
-    output_dir: Path
+    output_dir: Path | str  # a URI (str) for an output folder in an object store
     n_requested: int
     n_generated: int
     n_failed: int
@@ -152,7 +154,6 @@ async def agenerate(
     executor = resolve_record_executor(executor)
     price_table = {**spec.prices, **{key: Price.model_validate(value) for key, value in (prices or {}).items()}}
     runners = build_runners(spec, n)
-    output_dir = Path(output_dir)
     store = CheckpointStore.open(output_dir, spec, n, resume)
     try:
         store.remember(pilot=False)
@@ -177,7 +178,7 @@ async def agenerate(
                 if gate is not None:
                     close_gate(gate, store, gate.stopped, monitor.summary() if monitor else None,
                                close_cache=not _lent_cache(cache))
-        return _finish(spec, store, n, output_dir, price_table, reference=reference, generation=generation)
+        return _finish(spec, store, n, price_table, reference=reference, generation=generation)
     finally:
         store.close()
 
@@ -261,9 +262,11 @@ async def _run_with_progress(spec, runners, pool, todo, store: CheckpointStore, 
 
 
 def _finish(
-    spec: DatasetSpec, store: CheckpointStore, n: int, output_dir: Path, prices, *, reference=None, generation=None
+    spec: DatasetSpec, store: CheckpointStore, n: int, prices, *, reference=None, generation=None
 ) -> GenerationResult:
-    """Filters, dedup, output files and the card, from every entry in the checkpoint (index order)."""
+    """Filters, dedup, output files and the card, from every entry in the checkpoint (index order). The files are
+    made in the store's folder, then published (uploaded when the run's output folder is remote)."""
+    output_dir = store.output_dir
     entries = [store.entries[index] for index in sorted(store.entries) if index < n]
     generated = [(entry["index"], entry["record"]) for entry in entries if entry["status"] == "ok"]
     kept, dropped = keep_records(spec, generated)
@@ -300,7 +303,7 @@ def _finish(
         backends=store.backends_used(),
         wall_seconds=store.wall_seconds(),
         sessions=store.sessions(),
-        files=files,
+        files=store.locations(files),
         json_columns=json_columns,
         prices=prices,
         records=rows,
@@ -309,9 +312,9 @@ def _finish(
         economics=economics,
     )
     files.update(write_card(card, output_dir))
-    card["files"] = files
+    files = card["files"] = store.publish(files)
     return GenerationResult(
-        output_dir=output_dir,
+        output_dir=output_dir if store.mirror is None else store.location,
         n_requested=n,
         n_generated=len(generated),
         n_failed=len(failures),

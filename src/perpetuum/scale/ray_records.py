@@ -12,8 +12,9 @@
 - Finished chunks come back to the driver, which writes every entry to the run's local checkpoint (the same shards
   and SQLite state as a local run), so `resume` works the same way: a driver killed mid-run loses only the chunks in
   flight, and they are generated again, identical, on resume. An actor that dies (a killed process, a lost node)
-  is restarted by Ray and its chunk retried; one that cannot be restarted has its chunks handed to the others, and
-  only when no actor is left does the run stop, with everything finished so far checkpointed.
+  is restarted by Ray and its chunk retried; one that cannot be restarted, or does not answer for `actor_timeout`
+  seconds (restarting with no free CPU after its node was lost, `actor_watch`), has its chunks handed to the others,
+  and only when no actor is left does the run stop, with everything finished so far checkpointed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from perpetuum.pipeline.executor import ABORT_AFTER_FAILURES, BackendPool, Recor
 from perpetuum.pipeline.record_executors import register_record_executor
 from perpetuum.pipeline.spec import DatasetSpec
 from perpetuum.pipeline.spec_models import BackendConfig
+from perpetuum.scale.actor_watch import ActorWatch
 from perpetuum.scale.cluster import RaySession, require_ray
 
 __all__ = ["RayExecutor", "RecordActor", "capacity_shares"]
@@ -44,7 +46,8 @@ class RayExecutor:
     address: see `RaySession` (None: RAY_ADDRESS or a local cluster). records_in_flight: records each actor works on
     at once (default: the spec's `execution.max_in_flight`, else twice its backends' concurrency, as locally).
     max_restarts: how often Ray restarts a dead actor (retrying its chunk) before its work goes to the others.
-    After `open`, `actors_` holds the actor handles.
+    actor_timeout: seconds a busy actor may leave a ping unanswered (a lost node, a restart waiting for a free CPU)
+    before it is killed and its work goes to the others. After `open`, `actors_` holds the actor handles.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class RayExecutor:
         cpus_per_actor: float = 1.0,
         records_in_flight: int | None = None,
         max_restarts: int = 2,
+        actor_timeout: float = 120.0,
     ) -> None:
         require_ray()  # before a run starts: without Ray, say how to install it
         self.address = address
@@ -61,6 +65,7 @@ class RayExecutor:
         self.cpus_per_actor = cpus_per_actor
         self.records_in_flight = records_in_flight
         self.max_restarts = max_restarts
+        self.actor_timeout = actor_timeout
         self.actors_: list = []
 
     def _check(self) -> None:
@@ -70,6 +75,8 @@ class RayExecutor:
             raise ParameterError(f"cpus_per_actor must be above 0, got {self.cpus_per_actor!r}")
         if self.records_in_flight is not None and self.records_in_flight < 1:
             raise ParameterError(f"records_in_flight must be at least 1, got {self.records_in_flight!r}")
+        if not self.actor_timeout > 0:
+            raise ParameterError(f"actor_timeout must be a number of seconds above 0, got {self.actor_timeout!r}")
 
     async def open(self, spec: DatasetSpec, n: int, backends: dict[str, Any] | None) -> RayRecordRunner:
         """Start the actors and build their backends; returns the runner the pipeline hands record indices to."""
@@ -94,15 +101,17 @@ class RayExecutor:
             raise
         self.actors_ = handles
         in_flight = self.records_in_flight or spec.execution.max_in_flight
-        return RayRecordRunner(session, handles, described, in_flight)
+        return RayRecordRunner(session, handles, described, in_flight, self.actor_timeout)
 
 
 class RayRecordRunner:
     """Hands chunks of record indices to the actors and their finished entries to the pipeline's sink."""
 
-    def __init__(self, session: RaySession, actors: list, described: list[dict], records_in_flight: int | None):
+    def __init__(self, session: RaySession, actors: list, described: list[dict], records_in_flight: int | None,
+                 actor_timeout: float = 120.0):
         self.session = session
         self.actors = list(actors)
+        self.watch = ActorWatch(session.ray, self.actors, actor_timeout)
         self.described = described
         concurrency = min(item["total_concurrency"] for item in described)
         in_flight = records_in_flight or max(4, 2 * concurrency)
@@ -133,7 +142,8 @@ class RayRecordRunner:
                 submit(position)
         try:
             while pending:
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(pending, timeout=self.watch.interval, return_when=asyncio.FIRST_COMPLETED)
+                self.watch.check({owner for owner, _ in pending.values()})  # a silent actor is killed: its chunks fail
                 for future in sorted(done, key=lambda item: pending[item][1][0]):
                     position, chunk = pending.pop(future)
                     try:
@@ -212,6 +222,9 @@ class RecordActor:
             self.pool = pool
             self.executor = RecordExecutor(self.spec, build_runners(self.spec, self.n), pool)
         return {"backends": self.pool.describe(), "total_concurrency": self.pool.total_concurrency()}
+
+    async def ping(self) -> bool:
+        return True
 
     async def run_chunk(self, indices: list[int]) -> list[dict]:
         """The entries of `indices`, generated together (their model calls share the backends' limits)."""

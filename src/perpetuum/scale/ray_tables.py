@@ -3,16 +3,17 @@
 The model is put once in Ray's object store; each task samples one shard with that shard's own seed and writes it
 under its final name atomically (`perpetuum.workflow.shards.write_shard`), so the files equal a local run's and a
 task retried after a worker died never leaves half a file. The driver keeps a bounded number of tasks in flight and
-receives only each shard's summary (file, rows, seed), never its rows.
+receives only each shard's summary (file, rows, seed), never its rows. An output folder in an object store
+(s3://bucket/prefix) is written by the tasks directly; its file system goes with them, configured from the driver's
+AWS variables (`perpetuum.storage`), so the workers need no settings of their own to reach a custom endpoint.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from perpetuum.errors import ParameterError
 from perpetuum.progress import progress_bar
 from perpetuum.scale.cluster import RaySession, require_ray
+from perpetuum.storage import OutputFolder
 from perpetuum.workflow.shards import ShardTask, register_shard_executor, write_shard
 
 __all__ = ["RayShardWriter"]
@@ -32,7 +33,7 @@ class RayShardWriter:
         self.tasks_in_flight = tasks_in_flight
         self.max_retries = max_retries
 
-    def write(self, synthesizer, tasks: list[ShardTask], folder: Path, conditions: dict | None,
+    def write(self, synthesizer, tasks: list[ShardTask], folder: OutputFolder, conditions: dict | None,
               verbose: bool = False) -> list[dict]:
         if not self.cpus_per_task > 0:
             raise ParameterError(f"cpus_per_task must be above 0, got {self.cpus_per_task!r}")
@@ -47,7 +48,7 @@ class RayShardWriter:
             with progress_bar(f"Writing {len(tasks)} shards on Ray", total=len(tasks), verbose=verbose) as bar:
                 while queue or pending:
                     while queue and len(pending) < limit:
-                        pending.append(remote_write.remote(model, queue.pop(), str(folder), conditions))
+                        pending.append(remote_write.remote(model, queue.pop(), folder, conditions))
                     done, pending = ray.wait(pending, num_returns=1)
                     for summary in ray.get(done):
                         written.append(summary)
@@ -57,5 +58,5 @@ class RayShardWriter:
             session.close()
 
 
-def _write_shard_task(synthesizer, task: ShardTask, folder: str, conditions: dict | None) -> dict:
+def _write_shard_task(synthesizer, task: ShardTask, folder: OutputFolder, conditions: dict | None) -> dict:
     return write_shard(synthesizer, task, folder, conditions)

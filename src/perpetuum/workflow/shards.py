@@ -6,7 +6,9 @@
 Shard i holds `shard_rows` rows (the last one the rest), sampled with the seed `shard_seed(seed, i)`: its rows depend
 only on (model, seed, shard_rows, i), so the folder is the same whichever executor wrote it and in whatever order.
 Memory stays bounded by one shard per worker: a shard is sampled, written (to a temporary name, then renamed, so a
-file under its final name is always whole) and dropped; the caller keeps only each shard's file name and row count.
+file under its final name is always whole; on S3 an object appears only once its upload completes) and dropped; the
+caller keeps only each shard's file name and row count. The folder may be an object-store URI (s3://bucket/prefix,
+see `perpetuum.storage`): every worker then writes its shards there directly.
 
 The folder holds part-00000.parquet, part-00001.parquet, ..., plan.json (what the shards are: model, seed, rows)
 and the dataset card (card.json, card.md). `resume=True` continues a folder whose plan matches, writing only the
@@ -17,10 +19,10 @@ Executors other than "local" register in `SHARD_EXECUTORS`; "ray" lives in `perp
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
+import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from typing import Any
 from perpetuum.errors import ParameterError
 from perpetuum.progress import progress_bar
 from perpetuum.registry import Registry
+from perpetuum.storage import OutputFolder, is_remote, open_folder
 
 __all__ = ["DEFAULT_SHARD_ROWS", "SHARD_EXECUTORS", "ShardTask", "ShardedRun", "register_shard_executor",
            "sample_shards", "shard_plan", "shard_seed", "write_shard"]
@@ -63,9 +66,10 @@ class ShardTask:
 
 @dataclass
 class ShardedRun:
-    """What `sample_shards` wrote: the folder, rows in all, each shard's summary, the card and its files."""
+    """What `sample_shards` wrote: the folder (a URI for an object store), rows in all, each shard's summary, the card
+    and its files."""
 
-    output_dir: Path
+    output_dir: Path | str
     rows: int
     shards: list[dict] = field(repr=False)
     card: dict = field(repr=False)
@@ -88,16 +92,13 @@ def shard_plan(n: int, shard_rows: int, seed: int) -> list[ShardTask]:
             for index, start in enumerate(range(0, n, shard_rows))]
 
 
-def write_shard(synthesizer, task: ShardTask, folder: str | Path, conditions: dict | None = None) -> dict:
+def write_shard(synthesizer, task: ShardTask, folder: str | Path | OutputFolder,
+                conditions: dict | None = None) -> dict:
     """Sample shard `task` and write it to `folder`/part-NNNNN.parquet; returns {file, rows, seed, columns}."""
-    folder = Path(folder)
     frame = synthesizer.sample(task.rows, conditions=conditions, seed=task.seed)
-    temporary = folder / f".{task.file}.{uuid.uuid4().hex}.tmp"
-    try:
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, folder / task.file)  # atomic: a shard under its final name is always complete
-    finally:
-        temporary.unlink(missing_ok=True)
+    data = io.BytesIO()
+    frame.to_parquet(data, index=False)
+    open_folder(folder, check=False).write_bytes(task.file, data.getvalue())  # whole or not at all
     return {"file": task.file, "index": task.index, "rows": int(len(frame)), "seed": task.seed,
             "columns": [str(column) for column in frame.columns]}
 
@@ -105,7 +106,7 @@ def write_shard(synthesizer, task: ShardTask, folder: str | Path, conditions: di
 class LocalShardWriter:
     """Writes the shards one after another in this process."""
 
-    def write(self, synthesizer, tasks: list[ShardTask], folder: Path, conditions: dict | None,
+    def write(self, synthesizer, tasks: list[ShardTask], folder: OutputFolder, conditions: dict | None,
               verbose: bool = False) -> list[dict]:
         written = []
         with progress_bar(f"Writing {len(tasks)} shards", total=len(tasks), verbose=verbose) as bar:
@@ -132,16 +133,17 @@ def sample_shards(
 
     executor: "local" (this process), "ray" (tasks on a Ray cluster, `pip install 'perpetuum[ray]'`) or an executor
     object such as `perpetuum.scale.RayShardWriter(address=...)`; the files are the same. On a cluster of several
-    machines `output_dir` must be a folder every machine can write (a shared file system).
+    machines `output_dir` must be a folder every machine can write: an object-store URI (s3://bucket/prefix, with
+    credentials and endpoint from the AWS variables) or a shared file system.
     """
     from perpetuum.card import folder_sha256
     from perpetuum.tabular import load_synthesizer
     from perpetuum.workflow.steps import check_row_count
 
     check_row_count(n)
-    folder = Path(output_dir)
     tasks = shard_plan(n, shard_rows, seed)
     synthesizer = load_synthesizer(model_dir)
+    folder = open_folder(output_dir)  # a remote one is checked (credentials, bucket) before any shard is sampled
     plan = {"model": str(model_dir), "model_sha256": folder_sha256(model_dir), "rows": n, "seed": seed,
             "shard_rows": shard_rows, "conditions": _plain(conditions)}
     done = _start(folder, plan, resume)
@@ -153,7 +155,8 @@ def sample_shards(
     by_index = {**done, **{summary["index"]: summary for summary in written}}
     shards = [by_index[task.index] for task in tasks]
     card, files = _write_card(folder, synthesizer, shards, plan, conditions, generation, executor)
-    return ShardedRun(output_dir=folder, rows=sum(shard["rows"] for shard in shards), shards=shards, card=card,
+    return ShardedRun(output_dir=Path(output_dir) if folder.local else folder.uri,
+                      rows=sum(shard["rows"] for shard in shards), shards=shards, card=card,
                       files=files, sample_seconds=seconds, shards_written=len(written))
 
 
@@ -173,35 +176,47 @@ def _plain(conditions: dict | None) -> dict | None:
                                         for key, value in conditions.items()}
 
 
-def _start(folder: Path, plan: dict, resume: bool) -> dict[int, dict]:
+def _start(folder: OutputFolder, plan: dict, resume: bool) -> dict[int, dict]:
     """Create the folder and its plan, or (resume) check the plan there; returns the shards already complete."""
-    plan_path = folder / PLAN_FILE
-    if plan_path.exists():
+    where = folder.location()
+    if folder.exists(PLAN_FILE):
         if not resume:
-            raise ParameterError(f"{str(folder)!r} already holds sampled shards; resume them (--resume, "
+            raise ParameterError(f"{where!r} already holds sampled shards; resume them (--resume, "
                                  "resume=True) or choose another output folder")
-        stored = json.loads(plan_path.read_text(encoding="utf-8"))
+        stored = json.loads(folder.read_bytes(PLAN_FILE))
         if {key: stored.get(key) for key in plan if key != "model"} != {k: v for k, v in plan.items() if k != "model"}:
-            raise ParameterError(f"{str(folder)!r} holds shards of another model, seed, row count, shard size or "
+            raise ParameterError(f"{where!r} holds shards of another model, seed, row count, shard size or "
                                  "conditions; resuming would mix two tables. Use the same arguments or a new folder")
-    elif folder.exists() and any(folder.iterdir()):
-        raise ParameterError(f"{str(folder)!r} is not empty; sample shards into a new or empty folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    plan_path.write_text(json.dumps(plan, indent=2), encoding="utf-8")
+    elif not folder.is_empty():
+        raise ParameterError(f"{where!r} is not empty; sample shards into a new or empty folder")
+    folder.write_bytes(PLAN_FILE, json.dumps(plan, indent=2).encode("utf-8"))
     done = {}
     if resume:
-        import pyarrow.parquet as pq
-
+        present = set(folder.names("part-"))
         for task in shard_plan(plan["rows"], plan["shard_rows"], plan["seed"]):
-            path = folder / task.file
-            if path.exists():
-                done[task.index] = {"file": task.file, "index": task.index, "seed": task.seed,
-                                    "rows": pq.ParquetFile(path).metadata.num_rows,
-                                    "columns": pq.read_schema(path).names}
+            if task.file in present:
+                summary = _complete_shard(folder, task)
+                if summary is not None:
+                    done[task.index] = summary
     return done
 
 
-def _write_card(folder: Path, synthesizer, shards: list[dict], plan: dict, conditions, generation, executor):
+def _complete_shard(folder: OutputFolder, task: ShardTask) -> dict | None:
+    """The summary of a shard already written, from its Parquet footer; None when the file is not a whole shard
+    (a writer that failed mid-upload), which is then written again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with folder.open_input_file(task.file) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+    except (pa.ArrowInvalid, OSError):
+        return None
+    return {"file": task.file, "index": task.index, "seed": task.seed, "rows": metadata.num_rows,
+            "columns": metadata.schema.to_arrow_schema().names}
+
+
+def _write_card(folder: OutputFolder, synthesizer, shards: list[dict], plan: dict, conditions, generation, executor):
     """The table card (lineage, rows, columns) with the shards listed; collapse signals need the whole table in
     memory, which a sharded run never holds, so the card says they were not computed."""
     import pandas as pd
@@ -213,7 +228,7 @@ def _write_card(folder: Path, synthesizer, shards: list[dict], plan: dict, condi
     card = table_card(None, pd.DataFrame(columns=columns), synthesizer=getattr(synthesizer, "name", "synthesizer"),
                       params=synthesizer.get_params(), seed=plan["seed"], generation=generation,
                       source={"source": plan["model"], "model": plan["model"], "model_sha256": plan["model_sha256"]},
-                      name=folder.name, conditions=conditions)
+                      name=folder.location().rstrip("/").rsplit("/", 1)[-1], conditions=conditions)
     card["rows"] = sum(shard["rows"] for shard in shards)
     if not conditions:
         card["collapse_signals"]["reason"] = ("a sharded output is never held in memory whole; compute them on a "
@@ -222,8 +237,12 @@ def _write_card(folder: Path, synthesizer, shards: list[dict], plan: dict, condi
                         "executor": executor if isinstance(executor, str) else type(executor).__name__,
                         "seeding": "shard i is sampled with shard_seed(seed, i) (perpetuum.workflow.shards)",
                         "files": [{key: shard[key] for key in ("file", "rows", "seed")} for shard in shards]}
-    files = write_card_files(card, folder / "card.json", folder / "card.md", _render_sharded_card)
-    return card, {**files, "plan": str(folder / PLAN_FILE)}
+    with tempfile.TemporaryDirectory(prefix="perpetuum-card-") as work:
+        made = Path(work) if is_remote(folder) else Path(folder.location())
+        files = write_card_files(card, made / "card.json", made / "card.md", _render_sharded_card)
+        if is_remote(folder):
+            files = {kind: folder.upload(path, Path(path).name) for kind, path in files.items()}
+    return card, {**files, "plan": folder.location(PLAN_FILE)}
 
 
 def _render_sharded_card(card: dict) -> str:
