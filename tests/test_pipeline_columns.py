@@ -109,6 +109,33 @@ def test_llm_text_renders_its_prompts_and_uses_a_seed_per_record_and_column():
     assert seeds == sorted(model_seed(5, index, "story") for index in range(3))
 
 
+def test_llm_text_examples_come_before_the_prompt_as_earlier_turns_rendered_with_the_record():
+    backend = EchoBackend(echo_only=True)
+    spec = spec_with(
+        {
+            "name": "answer",
+            "kind": "llm_text",
+            "system_prompt": "Answer with one word.",
+            "examples": [
+                {"user": "Colour of {{ fruit }}?", "assistant": "{{ colour }}"},
+                {"user": "Colour of snow?", "assistant": "White"},
+            ],
+            "prompt": "Colour of grass?",
+        },
+        sampler("fruit", "category", values=["lemons"]),  # read by an example only, yet made before the column
+        sampler("colour", "category", values=["Yellow"]),
+    )
+    preview(spec, n=1, backends={"default": backend})
+    assert backend.requests[0]["messages"] == [
+        {"role": "system", "content": "Answer with one word."},
+        {"role": "user", "content": "Colour of lemons?"},
+        {"role": "assistant", "content": "Yellow"},
+        {"role": "user", "content": "Colour of snow?"},
+        {"role": "assistant", "content": "White"},
+        {"role": "user", "content": "Colour of grass?"},
+    ]
+
+
 def test_llm_json_values_follow_the_schema():
     schema = {
         "type": "object",

@@ -70,6 +70,16 @@ def test_a_failed_answer_is_asked_for_again_with_the_failure_and_the_first_pass_
     assert len(backend.requests) == 4  # one first answer and one repair per record: it stops at the first pass
 
 
+def test_a_repair_request_keeps_the_worked_examples_before_the_prompt(tmp_path):
+    backend = ScriptedBackend(["A tale of the sea. {seed}", "A tale of the moon. {seed}"])
+    examples = [{"user": "A story about stars", "assistant": "The moon rose over the stars."}]
+    generate(story_spec(examples=examples), 1, tmp_path, progress=False, backends={"default": backend})
+    first, repair = (request["messages"] for request in backend.requests)
+    assert first[:2] == [{"role": "user", "content": "A story about stars"},
+                         {"role": "assistant", "content": "The moon rose over the stars."}]
+    assert repair[:-2] == first and repair[-2]["content"].startswith("A tale of the sea.")
+
+
 def test_every_attempt_is_kept_in_the_record_history_with_its_verdict_and_tokens(tmp_path):
     backend = ScriptedBackend(["sea {seed}", "still the sea {seed}", "the moon {seed}"])
     generate(story_spec(attempts=3), 1, tmp_path, progress=False, backends={"default": backend})

@@ -30,6 +30,13 @@ def test_unknown_column_in_a_prompt_names_the_key_path_and_suggests_the_close_na
     assert "columns[1].prompt: unknown column 'topci' (did you mean 'topic'?)" in message
 
 
+def test_an_unknown_column_in_an_example_turn_names_the_example_and_the_turn():
+    column = {"name": "story", "kind": "llm_text", "prompt": "About {{ topic }}",
+              "examples": [{"user": "About the sea", "assistant": "{{ topci }} waves"}]}
+    message = error_of(spec_with(TOPIC, column))
+    assert "columns[1].examples[0].assistant: unknown column 'topci' (did you mean 'topic'?)" in message
+
+
 def test_every_problem_is_listed_not_just_the_first():
     message = error_of(
         spec_with(

@@ -71,14 +71,14 @@ def test_math_dialogues_runs_by_name_on_a_real_problem_and_checks_the_final_answ
 
 def test_python_exercises_runs_by_name_and_runs_every_solution_in_the_sandbox(tmp_path):
     spec = load_recipe("python_exercises")
-    for name, max_tokens in (("exercise_answer", 160), ("passage", 32)):
+    for name, max_tokens in (("exercise_answer", 160), ("tests_answer", 48), ("passage", 32)):
         spec.column(name).params.max_tokens = max_tokens
     spec.column("exercise_answer").repair.attempts = 1
     result = generate(spec, 1, tmp_path / "exercises", progress=False)
     assert result.n_failed == 0, result.card["records"]["failed_by_reason"]
     [record] = all_records(tmp_path / "exercises")
     left_out = {column["name"] for column in result.card["columns"] if column.get("dropped_from_output")}
-    assert left_out == {"exercise_answer"}
+    assert left_out == {"worked_examples", "exercise_answer", "tests_answer"}
     assert "```" not in record["solution"] and record["passage"].strip()
     assert record["problem"] == "" or record["problem"].startswith(("def ", "async def "))
     assert all(line.startswith("assert ") for line in record["tests"].splitlines())

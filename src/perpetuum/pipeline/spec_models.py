@@ -238,20 +238,39 @@ class RepairConfig(_Model):
     attempts: int = Field(default=2, ge=1, le=5, description="Repair attempts after the first answer fails.")
 
 
+def _prompt_templates(column) -> dict[str, str]:
+    """The prompt and system prompt of a model column, by key."""
+    found = {"prompt": column.prompt}
+    if column.system_prompt:
+        found["system_prompt"] = column.system_prompt
+    return found
+
+
+class ChatExample(_Model):
+    """A worked example shown before the prompt (few-shot): a user turn and the answer wanted, both Jinja templates."""
+
+    user: str = Field(min_length=1)
+    assistant: str = Field(min_length=1)
+
+
 class LLMTextColumn(_Column):
-    """Free text from a chat model, prompted by a Jinja template that reads other columns."""
+    """Free text from a chat model, prompted by a Jinja template that reads other columns; `examples` are earlier
+    user/assistant turns showing the model answers in the form wanted (small models imitate an example far better
+    than they follow a description of it)."""
 
     kind: Literal["llm_text"]
     prompt: str
     system_prompt: str | None = None
+    examples: list[ChatExample] = Field(default_factory=list)
     backend: str | None = None
     params: ModelParams = Field(default_factory=ModelParams)
     repair: RepairConfig | None = None
 
     def templates(self):
-        found = {"prompt": self.prompt}
-        if self.system_prompt:
-            found["system_prompt"] = self.system_prompt
+        found = _prompt_templates(self)
+        for i, example in enumerate(self.examples):
+            found[f"examples[{i}].user"] = example.user
+            found[f"examples[{i}].assistant"] = example.assistant
         return found
 
     def backends(self):
@@ -310,7 +329,7 @@ class JudgeColumn(_Column):
             raise ValueError(f"criterion names must be unique; repeated: {', '.join(duplicates)}")
         return rubric
 
-    templates = LLMTextColumn.templates
+    templates = _prompt_templates
     backends = LLMTextColumn.backends
 
 

@@ -17,6 +17,8 @@ left side gave, where in the solution an error was raised, and the error's messa
     failed (AssertionError): tests: AssertionError at tests.py:3: assert add(1, 2) == 4 (add(1, 2) gave 3)
     failed (ZeroDivisionError): tests: ZeroDivisionError at tests.py:2: assert inv(0) == 0, raised at
         solution.py:2: return 1 / a (division by zero)
+    missing: no tests to run; add assert statements after the function, each calling add on an example input and
+        comparing the result with the exact expected value
 
 Markdown code fences around the code or the tests are removed first.
 """
@@ -31,7 +33,7 @@ from pydantic import Field
 
 from perpetuum.errors import ParameterError
 from perpetuum.pipeline.columns.validators import Validator, ValidatorSetupError, register_validator
-from perpetuum.pipeline.code_filters import strip_code_fences
+from perpetuum.pipeline.code_filters import function_name, strip_code_fences
 from perpetuum.pipeline.templates import render
 from perpetuum.sandbox.limits import SandboxLimits
 from perpetuum.sandbox.runner import run_python
@@ -57,6 +59,16 @@ def solution_and_tests(value: Any, code_key: str, tests_key: str) -> tuple[str |
     if isinstance(value, dict):
         return _as_code(value.get(code_key)), _as_code(value.get(tests_key))
     return _as_code(value), None
+
+
+def _tests_wanted(code: str) -> str:
+    """What tests would look like, for a repair: asked to correct "no tests to run" alone, SmolLM2-135M wrote the
+    same answer again."""
+    name = function_name(code)
+    if not name:
+        return ""
+    return (f"; add assert statements after the function, each calling {name} on an example input and comparing "
+            "the result with the exact expected value")
 
 
 def _set_parallel(size: int) -> None:
@@ -98,7 +110,7 @@ class CodeValidator(Validator):
             where = f"under {self.options.code_key!r}" if isinstance(value, dict) else "in the answer"
             return {"passed": False, "message": f"missing: no code {where}", "status": "missing"}
         if self.options.require_tests and not (tests and tests.strip()):
-            return {"passed": False, "message": "missing: no tests to run", "status": "missing"}
+            return {"passed": False, "message": "missing: no tests to run" + _tests_wanted(code), "status": "missing"}
         return asyncio.to_thread(self._run, code, tests)
 
     def _run(self, code: str, tests: str | None) -> dict:

@@ -1,4 +1,5 @@
-"""`llm_text` and `llm_json` columns: a Jinja prompt (and optional system prompt) sent to a named backend.
+"""`llm_text` and `llm_json` columns: a Jinja prompt (after an optional system prompt and worked examples) sent to a
+named backend.
 
 The model seed of each call is derived from (run seed, record index, column name), so a record's text depends only
 on the spec and its index, never on which other records ran at the same time.
@@ -23,11 +24,16 @@ def generation_params(params: ModelParams, seed: int):
     return GenerationParams(**settings, seed=seed)
 
 
-def chat_messages(system_prompt: str | None, prompt: str, record: dict[str, Any]) -> list[dict[str, str]]:
+def chat_messages(column: LLMTextColumn, record: dict[str, Any]) -> list[dict[str, str]]:
+    """The column's conversation for `record`: the system prompt, each example's user and assistant turns, then
+    the prompt, every part rendered with the record."""
     messages = []
-    if system_prompt:
-        messages.append({"role": "system", "content": render(system_prompt, record)})
-    messages.append({"role": "user", "content": render(prompt, record)})
+    if column.system_prompt:
+        messages.append({"role": "system", "content": render(column.system_prompt, record)})
+    for example in column.examples:
+        messages.append({"role": "user", "content": render(example.user, record)})
+        messages.append({"role": "assistant", "content": render(example.assistant, record)})
+    messages.append({"role": "user", "content": render(column.prompt, record)})
     return messages
 
 
@@ -35,13 +41,13 @@ class LLMTextRunner(ColumnRunner):
     column: LLMTextColumn
 
     async def compute(self, record, context):
-        messages = chat_messages(self.column.system_prompt, self.column.prompt, record)
+        messages = chat_messages(self.column, record)
         return await self._answer(messages, context, context.model_seed(self.name))
 
     async def answer_again(self, record, context, previous: str, request: str, attempt: int):
         """The value asked for again (verify and repair): the column's messages, `previous` as the model's answer,
         then `request` saying what to correct; attempt n has a seed of its own."""
-        messages = chat_messages(self.column.system_prompt, self.column.prompt, record)
+        messages = chat_messages(self.column, record)
         messages += [{"role": "assistant", "content": previous}, {"role": "user", "content": request}]
         return await self._answer(messages, context, context.model_seed(self.name, "repair", attempt))
 
