@@ -16,6 +16,9 @@ What makes the whole pipeline private, not only the model:
   knowledge. A numeric column without bounds gets them from a private release (`private_bounds.py`); a categorical
   column without categories gets them from OpenDP's thresholded one-way counts (this spends part of delta);
 - numeric columns are binned from the bounds alone (`bins.py`);
+- the sampler draws each column only from the codes the released (noisy) counts support (`support.py`): the bins
+  of a numeric column beyond its real range (coarse private bounds leave many) and the missing-value cell of a
+  column without missing values get no rows. Post-processing of released counts: no budget;
 - every release is planned and charged to a `PrivacyLedger` before any data is touched; a plan over the budget
   (or over a shared ledger passed to `fit`) raises `PrivacyBudgetError` and nothing is released;
 - the model keeps only the released (noisy) row total, never the true one.
@@ -40,6 +43,7 @@ from perpetuum.tabular.conditions import EncodedCondition
 from perpetuum.tabular.dp.bins import NumericBins
 from perpetuum.tabular.dp.graphical_model import GraphicalModel
 from perpetuum.tabular.dp.private_bounds import bounds_from_counts, noisy_bucket_counts
+from perpetuum.tabular.dp.support import cell_estimates, released_support
 from perpetuum.tabular.registry import register
 from perpetuum.tabular.transforms import ModelColumn, TableEncoder
 
@@ -256,6 +260,7 @@ class MarginalSynthesizer(Synthesizer):
                 model_columns.append(ModelColumn(spec.name, "categorical", categories=labels))
         encoder = TableEncoder()
         encoder.schema_, encoder.model_columns_, encoder.generators_, encoder.derived_ = schema, model_columns, {}, {}
+        self.support_ = _supports(table, schema, internal, bins, model_columns, ledger)
         self.encoder_ = encoder
         self.schema_ = schema
         self.n_rows_ = max(1, int(round(float(table.model.total))))  # the released (noisy) total
@@ -286,6 +291,13 @@ class MarginalSynthesizer(Synthesizer):
             else:
                 allowed[internal] = np.unique(column_bins.encode(condition.values))
                 exact[condition.column.name] = condition.values
+        for internal, support in self.support_.items():
+            # the released support is evidence too; a condition that asks only for codes outside it keeps its codes
+            if internal in allowed:
+                inside = np.intersect1d(allowed[internal], support)
+                allowed[internal] = inside if len(inside) else allowed[internal]
+            else:
+                allowed[internal] = support
         codes = self.model_.sample(n, rng, allowed)
         matrix = np.empty((n, len(self.encoder_.model_columns_)))
         for index, column in enumerate(self.encoder_.model_columns_):
@@ -307,9 +319,13 @@ class MarginalSynthesizer(Synthesizer):
         model_state, arrays = self.model_.to_state()
         for index, (name, column_bins) in enumerate(self.bins_.items()):
             arrays.update(column_bins.to_arrays(f"bins{index}"))
+        supported = sorted(self.support_)
+        for index, internal in enumerate(supported):
+            arrays[f"support{index}"] = np.asarray(self.support_[internal], dtype=np.int64)
         state = {
             "model": model_state,
             "internal_names": self.internal_names_,
+            "supported_columns": supported,
             "binned_columns": [[name, column_bins.integer] for name, column_bins in self.bins_.items()],
             "privacy_ledger": self.privacy_ledger_.to_dict(),
         }
@@ -321,6 +337,9 @@ class MarginalSynthesizer(Synthesizer):
         self.bins_ = {name: NumericBins.from_arrays(arrays, f"bins{index}", integer)
                       for index, (name, integer) in enumerate(state["binned_columns"])}
         self.privacy_ledger_ = PrivacyLedger.from_dict(state["privacy_ledger"])
+        # models saved before supports existed sample every code, as they did
+        self.support_ = {internal: arrays[f"support{index}"]
+                         for index, internal in enumerate(state.get("supported_columns", []))}
 
 
 @register("dp-aim")
@@ -475,6 +494,39 @@ def _mst_selection_fits(rho: float, n_columns: int, oneway_split: float, measure
     for _ in range(selections):
         total = add_rounding_up(total, each)
     return total <= selection
+
+
+def _supports(table, schema, internal, bins, model_columns, ledger) -> dict[str, np.ndarray]:
+    """{internal column name: the codes it may take} for the columns whose released counts rule codes out (see
+    `support.py`); each restriction is noted on the ledger. Post-processing: no budget."""
+    sizes = dict(zip(table.model.domain.attrs, table.model.domain.shape))
+    measurements = table.marginals.flatten()
+    supports = {}
+    for spec, column in zip(schema.columns, model_columns):
+        name = internal[spec.name]
+        estimates = cell_estimates(measurements, sizes, name)
+        if estimates is None:
+            continue
+        if spec.name in bins:
+            missing_code = bins[spec.name].missing_code
+        else:
+            missing_code = column.categories.index(None) if None in column.categories else -1
+        support = released_support(*estimates, numeric=spec.name in bins, missing_code=missing_code)
+        if support is None:
+            continue
+        supports[name] = support
+        ledger.note(f"support of {spec.name}: {_describe_support(support, bins.get(spec.name), missing_code)} "
+                    "(bins and cells where the released counts show no rows are not sampled; post-processing, no budget)")
+    return supports
+
+
+def _describe_support(support: np.ndarray, column_bins: NumericBins | None, missing_code: int) -> str:
+    missing = "missing values kept" if missing_code in support else "no missing values"
+    values = support[support != missing_code]
+    if column_bins is None or not len(values):
+        return missing
+    low, high = column_bins.lows[values[0]], column_bins.highs[values[-1]]
+    return f"{low:g}..{high:g}, {missing}"
 
 
 def _refuse_unmodelled_columns(schema: TableSchema) -> None:
