@@ -265,6 +265,9 @@ def test_the_support_drops_the_empty_tails_and_missing_cell_that_noise_fills():
     deviation = np.full(11, 2.0)
     numeric = released_support(counts, deviation, numeric=True, missing_code=10)
     assert numeric.tolist() == [2, 3, 4, 5, 6]  # bin 3 lies inside the support: kept whatever its count
+    # the bounds release showed rows at or below bin 0 and at or above bin 8: those bins stay
+    assert released_support(counts, deviation, numeric=True, missing_code=10, anchors=(0, 8)).tolist() == list(
+        range(9))
     categorical = released_support(counts, deviation, numeric=False, missing_code=10)
     assert categorical.tolist() == list(range(10))  # every category is kept, the empty missing cell is not
     with_missing = counts.copy()
@@ -335,3 +338,14 @@ def test_sampled_rows_stay_in_the_released_support(fitted, tmp_path):
     reloaded = load_synthesizer(tmp_path / "model")
     assert {name: codes.tolist() for name, codes in reloaded.support_.items()} == {
         name: codes.tolist() for name, codes in model.support_.items()}
+
+
+def test_private_bounds_anchor_the_rows_their_outer_buckets_show():
+    from perpetuum.tabular.dp.private_bounds import MAGNITUDES, anchors_from_counts, bounds_from_counts
+
+    counts = np.zeros(2 * MAGNITUDES + 1)
+    counts[MAGNITUDES + 2] = 50.0  # values in (1, 3]
+    counts[MAGNITUDES + 7] = 80.0  # values in (63, 127]
+    assert bounds_from_counts(counts, 1.0) == (1.0, 127.0)
+    assert anchors_from_counts(counts, 1.0) == (3.0, 63.0)
+    assert anchors_from_counts(np.zeros(2 * MAGNITUDES + 1), 1.0) is None

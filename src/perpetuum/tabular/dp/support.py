@@ -21,7 +21,10 @@ half for single cells and half for runs of bins), or exceeds half a percent of t
 - a numeric column drops bins from each end while no run of bins from the next one outwards (that bin alone
   included) shows rows: a spike clears on its own, mass spread thin over many bins clears as a run, and no
   stretch whose released count is above half a percent of the rows is dropped. Bins between the ends are kept whatever their
-  count; if no bin shows rows, every bin is kept (the counts say nothing);
+  count; if no bin shows rows, every bin is kept (the counts say nothing). When the column's bounds were released
+  privately, the outer buckets of that release showed rows too (at or below the lowest bucket's inner edge, at or
+  above the highest's): the support always reaches those values (at epsilon 1 that keeps capital-gain's spike at
+  99,999, which the noisier one-way counts alone lose);
 - the missing-value cell (numeric or categorical) is kept only if it shows rows (or no release covers it);
 - the other cells of a categorical column are always kept: their categories come from the schema (public, perhaps
   rare) or were discovered by thresholded noisy counts (they cleared a line already).
@@ -83,8 +86,10 @@ def cell_estimates(measurements, sizes: dict[str, int], column: str) -> tuple[np
 
 
 def released_support(counts: np.ndarray, deviation: np.ndarray, numeric: bool, missing_code: int,
-                     alpha: float = SPURIOUS_RATE, share: float = NEGLIGIBLE_SHARE) -> np.ndarray | None:
-    """The codes a column keeps (see the module docstring), or None when it keeps every code."""
+                     anchors: tuple[int, int] | None = None, alpha: float = SPURIOUS_RATE,
+                     share: float = NEGLIGIBLE_SHARE) -> np.ndarray | None:
+    """The codes a column keeps (see the module docstring), or None when it keeps every code. `anchors`: (low,
+    high) bin codes another release already showed rows at or below and at or above; they are never dropped."""
     counts, deviation = np.asarray(counts, dtype=np.float64), np.asarray(deviation, dtype=np.float64)
     values = missing_code if 0 <= missing_code < len(counts) else len(counts)
     limit = share * max(float(counts.sum()), 0.0)
@@ -110,6 +115,8 @@ def released_support(counts: np.ndarray, deviation: np.ndarray, numeric: bool, m
         while low < high and not any(shows_rows(start, low + 1) for start in range(0, low + 1)):
             low += 1
         if high >= 0:  # else no bin shows rows: the counts say nothing, every bin stays
+            if anchors is not None:
+                low, high = min(low, anchors[0]), max(high, anchors[1])
             keep[:low] = False
             keep[high + 1:values] = False
     if keep.all() or not keep.any():

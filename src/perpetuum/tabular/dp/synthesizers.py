@@ -42,7 +42,7 @@ from perpetuum.tabular.base import Synthesizer, _check_frame
 from perpetuum.tabular.conditions import EncodedCondition
 from perpetuum.tabular.dp.bins import NumericBins
 from perpetuum.tabular.dp.graphical_model import GraphicalModel
-from perpetuum.tabular.dp.private_bounds import bounds_from_counts, noisy_bucket_counts
+from perpetuum.tabular.dp.private_bounds import anchors_from_counts, bounds_from_counts, noisy_bucket_counts
 from perpetuum.tabular.dp.support import cell_estimates, released_support
 from perpetuum.tabular.registry import register
 from perpetuum.tabular.transforms import ModelColumn, TableEncoder
@@ -108,9 +108,9 @@ class MarginalSynthesizer(Synthesizer):
         self._progress(f"privacy plan: epsilon {self.epsilon:g}, delta {self.delta:g} -> rho "
                        f"{own_ledger.rho_spent:.5f}; releasing ...")
 
-        bins = self._release_bounds(frame, schema, plan, own_ledger)
+        bins, anchors = self._release_bounds(frame, schema, plan, own_ledger)
         table = self._release_contingency_table(frame, schema, bins, plan)
-        self._keep_fitted_state(schema, bins, table, own_ledger)
+        self._keep_fitted_state(schema, bins, table, own_ledger, anchors)
         self.fit_seconds_ = time.perf_counter() - started
         self._progress(f"fitted in {self.fit_seconds_:.1f} s; spent epsilon {own_ledger.epsilon_spent:.4f}")
         return self
@@ -161,8 +161,10 @@ class MarginalSynthesizer(Synthesizer):
                 ledger.note(f"categories of {spec.name}: {len(spec.categories)}, from the schema")
         return _Plan(entries, unbounded, undiscovered, table_rho, oneway_rho, key_delta)
 
-    def _release_bounds(self, frame, schema, plan, ledger) -> dict[str, NumericBins]:
-        bins = {}
+    def _release_bounds(self, frame, schema, plan, ledger) -> tuple[dict[str, NumericBins], dict]:
+        """The bins of every numeric column, and for those whose bounds were released privately the values the
+        release shows rows at or below and at or above (the outer buckets' inner edges, for `support.py`)."""
+        bins, anchors = {}, {}
         for spec in schema.columns:
             if not spec.kind.is_numeric:
                 continue
@@ -180,9 +182,10 @@ class MarginalSynthesizer(Synthesizer):
                     released = (0.0, 0.0)
                 else:
                     ledger.note(f"bounds of {spec.name}: {released[0]:g}..{released[1]:g}, released privately")
+                    anchors[spec.name] = anchors_from_counts(counts, scale)
                 low, high = released
             bins[spec.name] = NumericBins.build(float(low), float(high), integer, self.n_bins, self.max_exact_values)
-        return bins
+        return bins, anchors
 
     def _release_contingency_table(self, frame, schema, bins, plan):
         import opendp.prelude as dp
@@ -242,7 +245,7 @@ class MarginalSynthesizer(Synthesizer):
 
         return estimator
 
-    def _keep_fitted_state(self, schema, bins, released, ledger) -> None:
+    def _keep_fitted_state(self, schema, bins, released, ledger, anchors=None) -> None:
         table, internal = released.table, released.internal
         self.model_ = GraphicalModel.from_mbi(table.model)
         self.internal_names_ = internal
@@ -260,7 +263,7 @@ class MarginalSynthesizer(Synthesizer):
                 model_columns.append(ModelColumn(spec.name, "categorical", categories=labels))
         encoder = TableEncoder()
         encoder.schema_, encoder.model_columns_, encoder.generators_, encoder.derived_ = schema, model_columns, {}, {}
-        self.support_ = _supports(table, schema, internal, bins, model_columns, ledger)
+        self.support_ = _supports(table, schema, internal, bins, model_columns, ledger, anchors or {})
         self.encoder_ = encoder
         self.schema_ = schema
         self.n_rows_ = max(1, int(round(float(table.model.total))))  # the released (noisy) total
@@ -496,7 +499,7 @@ def _mst_selection_fits(rho: float, n_columns: int, oneway_split: float, measure
     return total <= selection
 
 
-def _supports(table, schema, internal, bins, model_columns, ledger) -> dict[str, np.ndarray]:
+def _supports(table, schema, internal, bins, model_columns, ledger, anchors) -> dict[str, np.ndarray]:
     """{internal column name: the codes it may take} for the columns whose released counts rule codes out (see
     `support.py`); each restriction is noted on the ledger. Post-processing: no budget."""
     sizes = dict(zip(table.model.domain.attrs, table.model.domain.shape))
@@ -507,11 +510,15 @@ def _supports(table, schema, internal, bins, model_columns, ledger) -> dict[str,
         estimates = cell_estimates(measurements, sizes, name)
         if estimates is None:
             continue
+        anchor_codes = None
         if spec.name in bins:
             missing_code = bins[spec.name].missing_code
+            if anchors.get(spec.name) is not None:  # the bounds release showed rows in these end bins: keep them
+                anchor_codes = tuple(int(code) for code in bins[spec.name].encode(np.array(anchors[spec.name])))
         else:
             missing_code = column.categories.index(None) if None in column.categories else -1
-        support = released_support(*estimates, numeric=spec.name in bins, missing_code=missing_code)
+        support = released_support(*estimates, numeric=spec.name in bins, missing_code=missing_code,
+                                   anchors=anchor_codes)
         if support is None:
             continue
         supports[name] = support
