@@ -23,8 +23,8 @@ half for single cells and half for runs of bins), or exceeds half a percent of t
   stretch whose released count is above half a percent of the rows is dropped. Bins between the ends are kept whatever their
   count; if no bin shows rows, every bin is kept (the counts say nothing). When the column's bounds were released
   privately, the outer buckets of that release showed rows too (at or below the lowest bucket's inner edge, at or
-  above the highest's): the support always reaches those values (at epsilon 1 that keeps capital-gain's spike at
-  99,999, which the noisier one-way counts alone lose);
+  above the highest's): the support always reaches those values (a wide bucket can clear where the finer bins,
+  each holding a few of its rows, do not);
 - the missing-value cell (numeric or categorical) is kept only if it shows rows (or no release covers it);
 - the other cells of a categorical column are always kept: their categories come from the schema (public, perhaps
   rare) or were discovered by thresholded noisy counts (they cleared a line already).
