@@ -1,4 +1,4 @@
-"""The codes each column may take in sampled rows: structural zeros read off the released one-way marginals.
+"""The codes each column may take in sampled rows: structural zeros read off the released counts.
 
 Why. Noise gives every cell of a measured marginal some mass, cells no row holds included, and the graphical model
 keeps it. Most such cells are harmless, but two kinds are not:
@@ -20,11 +20,11 @@ Bonferroni so that noise alone makes some empty cell or run of a column show row
 half for single cells and half for runs of bins), or exceeds half a percent of the column's released total. Then
 - a numeric column drops bins from each end while no run of bins from the next one outwards (that bin alone
   included) shows rows: a spike clears on its own, mass spread thin over many bins clears as a run, and no
-  stretch whose released count is above half a percent of the rows is dropped. Bins between the ends are kept whatever their
-  count; if no bin shows rows, every bin is kept (the counts say nothing). When the column's bounds were released
-  privately, the outer buckets of that release showed rows too (at or below the lowest bucket's inner edge, at or
-  above the highest's): the support always reaches those values (a wide bucket can clear where the finer bins,
-  each holding a few of its rows, do not);
+  stretch whose released count is above half a percent of the rows is dropped. Bins between the ends are kept
+  whatever their count; if no bin shows rows, every bin is kept (the counts say nothing). When the column's
+  bounds were released privately, the outer buckets of that release showed rows too (at or below the lowest
+  bucket's inner edge, at or above the highest's): the support always reaches those values (a wide bucket can
+  clear where the finer bins, each holding a few of its rows, do not);
 - the missing-value cell (numeric or categorical) is kept only if it shows rows (or no release covers it);
 - the other cells of a categorical column are always kept: their categories come from the schema (public, perhaps
   rare) or were discovered by thresholded noisy counts (they cleared a line already).

@@ -523,7 +523,8 @@ def _supports(table, schema, internal, bins, model_columns, ledger, anchors) -> 
             continue
         supports[name] = support
         ledger.note(f"support of {spec.name}: {_describe_support(support, bins.get(spec.name), missing_code)} "
-                    "(bins and cells where the released counts show no rows are not sampled; post-processing, no budget)")
+                    "(bins and cells where the released counts show no rows are not sampled; post-processing, "
+                    "no budget)")
     return supports
 
 
