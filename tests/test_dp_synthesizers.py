@@ -255,3 +255,97 @@ def test_synthesize_gives_dp_aim_the_target(monkeypatch, tmp_path):
                        params={"epsilon": 1.0, "delta": 1e-6})
     assert seen["dp-aim"] == {"epsilon": 1.0, "delta": 1e-6, "target": "income"}
     assert seen["dp-mst"] == {"epsilon": 1.0, "delta": 1e-6}
+
+
+def test_the_support_drops_the_empty_tails_and_missing_cell_that_noise_fills():
+    from perpetuum.tabular.dp.support import released_support
+
+    # ten bins and the missing-value cell; rows in bins 2..6 only, the rest is noise (standard deviation 2)
+    counts = np.array([1.0, -2.0, 400.0, 5.0, 800.0, 600.0, 300.0, 3.0, -1.0, 2.0, 4.0])
+    deviation = np.full(11, 2.0)
+    numeric = released_support(counts, deviation, numeric=True, missing_code=10)
+    assert numeric.tolist() == [2, 3, 4, 5, 6]  # bin 3 lies inside the support: kept whatever its count
+    # the bounds release showed rows at or below bin 0 and at or above bin 8: those bins stay
+    assert released_support(counts, deviation, numeric=True, missing_code=10, anchors=(0, 8)).tolist() == list(
+        range(9))
+    categorical = released_support(counts, deviation, numeric=False, missing_code=10)
+    assert categorical.tolist() == list(range(10))  # every category is kept, the empty missing cell is not
+    with_missing = counts.copy()
+    with_missing[10] = 50.0
+    assert released_support(with_missing, deviation, numeric=False, missing_code=10) is None
+    uncovered = deviation.copy()
+    uncovered[10] = np.inf  # no release covers the missing cell: nothing is known about it, so it stays
+    assert released_support(counts, uncovered, numeric=False, missing_code=10) is None
+    thin_tail = counts.copy()
+    thin_tail[7:10] = 5.0  # no bin clears alone, but the run 7..9 does: the support reaches into it
+    assert released_support(thin_tail, deviation, numeric=True, missing_code=10).tolist() == list(range(2, 8))
+    nothing_shows = np.zeros(11)
+    assert released_support(nothing_shows, deviation, numeric=True, missing_code=10).tolist() == list(range(10))
+
+
+def test_the_support_of_an_overshooting_private_range_ends_near_the_real_one():
+    """Adult's age at epsilon 3: rows at 17..90 (a spike at 90), private bounds 15..127, one bin per year, noise
+    of standard deviation 9.7 on every bin."""
+    from perpetuum.tabular.dp.support import released_support
+
+    ages = np.arange(15, 128)
+    rows = np.where((ages >= 17) & (ages <= 90), 26_000 * np.exp(-0.5 * ((ages - 37) / 13.5) ** 2) / 34, 0.0)
+    rows[ages == 90] = 35.0
+    noisy = np.r_[rows, 0.0] + np.random.default_rng(0).normal(0, 9.7, len(ages) + 1)
+    support = released_support(noisy, np.full(len(ages) + 1, 9.7), numeric=True, missing_code=len(ages))
+    kept = ages[support]
+    assert kept[0] == 17 and 75 <= kept[-1] <= 90  # the thin tail of the late 70s and 80s may go, 91..127 does
+    assert len(ages) not in support
+
+
+def test_cell_estimates_combine_the_oneway_prefix_and_the_summed_pairs():
+    pytest.importorskip("opendp.extras.mbi")
+    from mbi import LinearMeasurement
+    from opendp.extras.mbi._utilities import SelectPrefixQuery
+
+    from perpetuum.tabular.dp.support import cell_estimates
+
+    sizes = {"a": 3, "b": 2}  # a: two discovered categories and the latent missing-or-rare cell
+    oneway = LinearMeasurement(np.array([10.0, 20.0]), ("a",), stddev=1.0, query=SelectPrefixQuery(2))
+    pair = LinearMeasurement(np.array([[4.0, 5.0], [8.0, 10.0], [1.0, 2.0]]).ravel(), ("a", "b"), stddev=1.0)
+    counts, deviation = cell_estimates([oneway, pair], sizes, "a")
+    # the pair summed over b: 9, 18, 3 with variance 2; the prefix: 10, 20 with variance 1
+    assert counts == pytest.approx([(10 + 9 / 2) / 1.5, (20 + 18 / 2) / 1.5, 3.0])
+    assert deviation == pytest.approx([np.sqrt(1 / 1.5), np.sqrt(1 / 1.5), np.sqrt(2.0)])
+    counts_b, _ = cell_estimates([oneway, pair], sizes, "b")
+    assert counts_b == pytest.approx([13.0, 17.0])
+    assert cell_estimates([oneway], {"a": 3, "c": 4}, "c") is None
+
+
+def test_sampled_rows_stay_in_the_released_support(fitted, tmp_path):
+    table, model = fitted
+    assert model.support_, "the fixture's noise should rule some cell out"
+    assert any(note.startswith("support of ") for note in model.privacy_ledger_.notes)
+    synthetic = model.sample(3000, seed=5)
+    for column in model.encoder_.model_columns_:
+        support = model.support_.get(model.internal_names_[column.name])
+        if support is None:
+            continue
+        values = synthetic[column.name]
+        if column.is_numeric:
+            bins = model.bins_[column.name]
+            kept = support[support != bins.missing_code]
+            assert values.dropna().astype(float).between(bins.lows[kept[0]], bins.highs[kept[-1]]).all()
+            assert values.notna().all() or bins.missing_code in support
+        else:
+            assert values.notna().all() or column.categories.index(None) in support
+    model.save(tmp_path / "model")
+    reloaded = load_synthesizer(tmp_path / "model")
+    assert {name: codes.tolist() for name, codes in reloaded.support_.items()} == {
+        name: codes.tolist() for name, codes in model.support_.items()}
+
+
+def test_private_bounds_anchor_the_rows_their_outer_buckets_show():
+    from perpetuum.tabular.dp.private_bounds import MAGNITUDES, anchors_from_counts, bounds_from_counts
+
+    counts = np.zeros(2 * MAGNITUDES + 1)
+    counts[MAGNITUDES + 2] = 50.0  # values in (1, 3]
+    counts[MAGNITUDES + 7] = 80.0  # values in (63, 127]
+    assert bounds_from_counts(counts, 1.0) == (1.0, 127.0)
+    assert anchors_from_counts(counts, 1.0) == (3.0, 63.0)
+    assert anchors_from_counts(np.zeros(2 * MAGNITUDES + 1), 1.0) is None

@@ -58,3 +58,12 @@ def bounds_from_counts(counts: np.ndarray, scale: float) -> tuple[float, float] 
     if len(cleared) == 0:
         return None
     return bucket_edges(int(cleared[0]))[0], bucket_edges(int(cleared[-1]))[1]
+
+
+def anchors_from_counts(counts: np.ndarray, scale: float) -> tuple[float, float] | None:
+    """(low, high): the lowest clearing bucket shows rows at or below `low`, the highest at or above `high` (the
+    bounds' inner edges). Read off the same noisy counts: no further budget. None when no bucket clears."""
+    cleared = np.flatnonzero(counts > _THRESHOLD_IN_SIGMAS * scale)
+    if len(cleared) == 0:
+        return None
+    return bucket_edges(int(cleared[0]))[1], bucket_edges(int(cleared[-1]))[0]

@@ -16,6 +16,9 @@ What makes the whole pipeline private, not only the model:
   knowledge. A numeric column without bounds gets them from a private release (`private_bounds.py`); a categorical
   column without categories gets them from OpenDP's thresholded one-way counts (this spends part of delta);
 - numeric columns are binned from the bounds alone (`bins.py`);
+- the sampler draws each column only from the codes the released (noisy) counts support (`support.py`): the bins
+  of a numeric column beyond its real range (coarse private bounds leave many) and the missing-value cell of a
+  column without missing values get no rows. Post-processing of released counts: no budget;
 - every release is planned and charged to a `PrivacyLedger` before any data is touched; a plan over the budget
   (or over a shared ledger passed to `fit`) raises `PrivacyBudgetError` and nothing is released;
 - the model keeps only the released (noisy) row total, never the true one.
@@ -39,7 +42,8 @@ from perpetuum.tabular.base import Synthesizer, _check_frame
 from perpetuum.tabular.conditions import EncodedCondition
 from perpetuum.tabular.dp.bins import NumericBins
 from perpetuum.tabular.dp.graphical_model import GraphicalModel
-from perpetuum.tabular.dp.private_bounds import bounds_from_counts, noisy_bucket_counts
+from perpetuum.tabular.dp.private_bounds import anchors_from_counts, bounds_from_counts, noisy_bucket_counts
+from perpetuum.tabular.dp.support import cell_estimates, released_support
 from perpetuum.tabular.registry import register
 from perpetuum.tabular.transforms import ModelColumn, TableEncoder
 
@@ -104,9 +108,9 @@ class MarginalSynthesizer(Synthesizer):
         self._progress(f"privacy plan: epsilon {self.epsilon:g}, delta {self.delta:g} -> rho "
                        f"{own_ledger.rho_spent:.5f}; releasing ...")
 
-        bins = self._release_bounds(frame, schema, plan, own_ledger)
+        bins, anchors = self._release_bounds(frame, schema, plan, own_ledger)
         table = self._release_contingency_table(frame, schema, bins, plan)
-        self._keep_fitted_state(schema, bins, table, own_ledger)
+        self._keep_fitted_state(schema, bins, table, own_ledger, anchors)
         self.fit_seconds_ = time.perf_counter() - started
         self._progress(f"fitted in {self.fit_seconds_:.1f} s; spent epsilon {own_ledger.epsilon_spent:.4f}")
         return self
@@ -157,8 +161,10 @@ class MarginalSynthesizer(Synthesizer):
                 ledger.note(f"categories of {spec.name}: {len(spec.categories)}, from the schema")
         return _Plan(entries, unbounded, undiscovered, table_rho, oneway_rho, key_delta)
 
-    def _release_bounds(self, frame, schema, plan, ledger) -> dict[str, NumericBins]:
-        bins = {}
+    def _release_bounds(self, frame, schema, plan, ledger) -> tuple[dict[str, NumericBins], dict]:
+        """The bins of every numeric column, and for those whose bounds were released privately the values the
+        release shows rows at or below and at or above (the outer buckets' inner edges, for `support.py`)."""
+        bins, anchors = {}, {}
         for spec in schema.columns:
             if not spec.kind.is_numeric:
                 continue
@@ -176,9 +182,10 @@ class MarginalSynthesizer(Synthesizer):
                     released = (0.0, 0.0)
                 else:
                     ledger.note(f"bounds of {spec.name}: {released[0]:g}..{released[1]:g}, released privately")
+                    anchors[spec.name] = anchors_from_counts(counts, scale)
                 low, high = released
             bins[spec.name] = NumericBins.build(float(low), float(high), integer, self.n_bins, self.max_exact_values)
-        return bins
+        return bins, anchors
 
     def _release_contingency_table(self, frame, schema, bins, plan):
         import opendp.prelude as dp
@@ -238,7 +245,7 @@ class MarginalSynthesizer(Synthesizer):
 
         return estimator
 
-    def _keep_fitted_state(self, schema, bins, released, ledger) -> None:
+    def _keep_fitted_state(self, schema, bins, released, ledger, anchors=None) -> None:
         table, internal = released.table, released.internal
         self.model_ = GraphicalModel.from_mbi(table.model)
         self.internal_names_ = internal
@@ -256,6 +263,7 @@ class MarginalSynthesizer(Synthesizer):
                 model_columns.append(ModelColumn(spec.name, "categorical", categories=labels))
         encoder = TableEncoder()
         encoder.schema_, encoder.model_columns_, encoder.generators_, encoder.derived_ = schema, model_columns, {}, {}
+        self.support_ = _supports(table, schema, internal, bins, model_columns, ledger, anchors or {})
         self.encoder_ = encoder
         self.schema_ = schema
         self.n_rows_ = max(1, int(round(float(table.model.total))))  # the released (noisy) total
@@ -286,6 +294,13 @@ class MarginalSynthesizer(Synthesizer):
             else:
                 allowed[internal] = np.unique(column_bins.encode(condition.values))
                 exact[condition.column.name] = condition.values
+        for internal, support in self.support_.items():
+            # the released support is evidence too; a condition that asks only for codes outside it keeps its codes
+            if internal in allowed:
+                inside = np.intersect1d(allowed[internal], support)
+                allowed[internal] = inside if len(inside) else allowed[internal]
+            else:
+                allowed[internal] = support
         codes = self.model_.sample(n, rng, allowed)
         matrix = np.empty((n, len(self.encoder_.model_columns_)))
         for index, column in enumerate(self.encoder_.model_columns_):
@@ -307,9 +322,13 @@ class MarginalSynthesizer(Synthesizer):
         model_state, arrays = self.model_.to_state()
         for index, (name, column_bins) in enumerate(self.bins_.items()):
             arrays.update(column_bins.to_arrays(f"bins{index}"))
+        supported = sorted(self.support_)
+        for index, internal in enumerate(supported):
+            arrays[f"support{index}"] = np.asarray(self.support_[internal], dtype=np.int64)
         state = {
             "model": model_state,
             "internal_names": self.internal_names_,
+            "supported_columns": supported,
             "binned_columns": [[name, column_bins.integer] for name, column_bins in self.bins_.items()],
             "privacy_ledger": self.privacy_ledger_.to_dict(),
         }
@@ -321,6 +340,9 @@ class MarginalSynthesizer(Synthesizer):
         self.bins_ = {name: NumericBins.from_arrays(arrays, f"bins{index}", integer)
                       for index, (name, integer) in enumerate(state["binned_columns"])}
         self.privacy_ledger_ = PrivacyLedger.from_dict(state["privacy_ledger"])
+        # models saved before supports existed sample every code, as they did
+        self.support_ = {internal: arrays[f"support{index}"]
+                         for index, internal in enumerate(state.get("supported_columns", []))}
 
 
 @register("dp-aim")
@@ -475,6 +497,44 @@ def _mst_selection_fits(rho: float, n_columns: int, oneway_split: float, measure
     for _ in range(selections):
         total = add_rounding_up(total, each)
     return total <= selection
+
+
+def _supports(table, schema, internal, bins, model_columns, ledger, anchors) -> dict[str, np.ndarray]:
+    """{internal column name: the codes it may take} for the columns whose released counts rule codes out (see
+    `support.py`); each restriction is noted on the ledger. Post-processing: no budget."""
+    sizes = dict(zip(table.model.domain.attrs, table.model.domain.shape))
+    measurements = table.marginals.flatten()
+    supports = {}
+    for spec, column in zip(schema.columns, model_columns):
+        name = internal[spec.name]
+        estimates = cell_estimates(measurements, sizes, name)
+        if estimates is None:
+            continue
+        anchor_codes = None
+        if spec.name in bins:
+            missing_code = bins[spec.name].missing_code
+            if anchors.get(spec.name) is not None:  # the bounds release showed rows in these end bins: keep them
+                anchor_codes = tuple(int(code) for code in bins[spec.name].encode(np.array(anchors[spec.name])))
+        else:
+            missing_code = column.categories.index(None) if None in column.categories else -1
+        support = released_support(*estimates, numeric=spec.name in bins, missing_code=missing_code,
+                                   anchors=anchor_codes)
+        if support is None:
+            continue
+        supports[name] = support
+        ledger.note(f"support of {spec.name}: {_describe_support(support, bins.get(spec.name), missing_code)} "
+                    "(bins and cells where the released counts show no rows are not sampled; post-processing, "
+                    "no budget)")
+    return supports
+
+
+def _describe_support(support: np.ndarray, column_bins: NumericBins | None, missing_code: int) -> str:
+    missing = "missing values kept" if missing_code in support else "no missing values"
+    values = support[support != missing_code]
+    if column_bins is None or not len(values):
+        return missing
+    low, high = column_bins.lows[values[0]], column_bins.highs[values[-1]]
+    return f"{low:g}..{high:g}, {missing}"
 
 
 def _refuse_unmodelled_columns(schema: TableSchema) -> None:
