@@ -136,6 +136,29 @@ def test_llm_text_examples_come_before_the_prompt_as_earlier_turns_rendered_with
     ]
 
 
+def test_llm_columns_with_when_call_the_model_only_for_the_records_that_need_it():
+    backend = EchoBackend(echo_only=True)
+    spec = spec_with(
+        sampler("mood", "category", values=["calm", "angry"]),
+        {"name": "apology", "kind": "llm_text", "prompt": "Apologise", "when": "{{ mood == 'angry' }}"},
+        {"name": "form", "kind": "llm_json", "prompt": "Fill", "when": "{{ mood == 'angry' }}",
+         "json_schema": {"type": "object"}},
+    )
+    rows = preview(spec, n=40, backends={"default": backend})
+    angry = sum(row["mood"] == "angry" for row in rows)
+    assert 0 < angry < 40
+    assert all((row["apology"] != "") == (row["mood"] == "angry") for row in rows)
+    assert all((row["form"] is None) == (row["mood"] == "calm") for row in rows)
+    assert len(backend.requests) == 2 * angry
+
+
+def test_a_when_that_is_neither_true_nor_false_is_named_in_the_error():
+    spec = spec_with({"name": "apology", "kind": "llm_text", "prompt": "Apologise", "when": "{{ 'perhaps' }}"})
+    rows = preview(spec, n=2)
+    assert all(row["_column"] == "apology" for row in rows)
+    assert all("`when` rendered 'perhaps', which is neither true nor false" in row["_error"] for row in rows)
+
+
 def test_llm_json_values_follow_the_schema():
     schema = {
         "type": "object",

@@ -256,12 +256,14 @@ class ChatExample(_Model):
 class LLMTextColumn(_Column):
     """Free text from a chat model, prompted by a Jinja template that reads other columns; `examples` are earlier
     user/assistant turns showing the model answers in the form wanted (small models imitate an example far better
-    than they follow a description of it)."""
+    than they follow a description of it). `when`, a Jinja template rendering true or false, makes the call only
+    for the records that need it; the others get an empty value (None for `llm_json`) and cost nothing."""
 
     kind: Literal["llm_text"]
     prompt: str
     system_prompt: str | None = None
     examples: list[ChatExample] = Field(default_factory=list)
+    when: str | None = Field(default=None, description="Call the model only where this renders true.")
     backend: str | None = None
     params: ModelParams = Field(default_factory=ModelParams)
     repair: RepairConfig | None = None
@@ -271,6 +273,8 @@ class LLMTextColumn(_Column):
         for i, example in enumerate(self.examples):
             found[f"examples[{i}].user"] = example.user
             found[f"examples[{i}].assistant"] = example.assistant
+        if self.when is not None:
+            found["when"] = self.when
         return found
 
     def backends(self):

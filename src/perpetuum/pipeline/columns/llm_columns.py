@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from perpetuum.errors import SpecError
 from perpetuum.pipeline.columns import ColumnRunner
+from perpetuum.pipeline.columns.expression import is_true
 from perpetuum.pipeline.spec import LLMJsonColumn, LLMTextColumn, ModelParams
 from perpetuum.pipeline.templates import render
 
@@ -39,14 +41,30 @@ def chat_messages(column: LLMTextColumn, record: dict[str, Any]) -> list[dict[st
 
 class LLMTextRunner(ColumnRunner):
     column: LLMTextColumn
+    skipped_value: Any = ""
+
+    def wanted(self, record: dict[str, Any]) -> bool:
+        """Whether the record needs the call: the column's `when` renders true (always, without `when`)."""
+        if self.column.when is None:
+            return True
+        text = render(self.column.when, record)
+        verdict = is_true(text)
+        if verdict is None:
+            raise SpecError(f"column {self.name!r}: `when` rendered {text.strip()[:60]!r}, which is neither true nor "
+                            "false; write it as a comparison or a test, e.g. \"{{ answer == '' }}\"")
+        return verdict
 
     async def compute(self, record, context):
+        if not self.wanted(record):
+            return self.skipped_value
         messages = chat_messages(self.column, record)
         return await self._answer(messages, context, context.model_seed(self.name))
 
     async def answer_again(self, record, context, previous: str, request: str, attempt: int):
         """The value asked for again (verify and repair): the column's messages, `previous` as the model's answer,
         then `request` saying what to correct; attempt n has a seed of its own."""
+        if not self.wanted(record):
+            return self.skipped_value
         messages = chat_messages(self.column, record)
         messages += [{"role": "assistant", "content": previous}, {"role": "user", "content": request}]
         return await self._answer(messages, context, context.model_seed(self.name, "repair", attempt))
@@ -59,6 +77,7 @@ class LLMTextRunner(ColumnRunner):
 
 class LLMJsonRunner(LLMTextRunner):
     column: LLMJsonColumn
+    skipped_value = None
 
     async def _answer(self, messages, context, seed: int):
         params = generation_params(self.column.params, seed)
