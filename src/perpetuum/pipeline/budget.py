@@ -1,16 +1,18 @@
 """Hard budgets: a run stops before the model request that could cross a limit in dollars, tokens or seconds.
 
 Before a request is sent, its worst case is reserved: its prompt tokens plus its `max_tokens`, priced with the
-price table. The prompt is counted exactly where the backend can (`count_prompt_tokens`: the embedded model tokenizes
-its chat-templated prompt); elsewhere `prompt_token_bound` gives a bound no byte-level tokenizer exceeds (each token
-covers at least one UTF-8 byte): the bytes of every message's content and role, plus a template allowance per message
-and per request, plus the bytes of the JSON schema for backends that may put it in the prompt. A request whose worst case does not fit beside what is spent and what requests in flight have reserved is
+price table. The prompt is counted exactly where the backend can (`count_prompt_tokens`: the embedded model
+tokenizes its chat-templated prompt); elsewhere `prompt_token_bound` gives a bound no byte-level tokenizer exceeds
+(each token covers at least one UTF-8 byte): the bytes of every message's content and role, plus a template
+allowance per message and per request, plus the bytes of the JSON schema for backends that may put it in the
+prompt. A request whose worst case does not fit beside what is spent and what requests in flight have reserved is
 refused, and so is every request after it: the run stops, finished records are kept, and `--resume` with a raised
 limit goes on from there. After an answer, its reservation is replaced by what it really used.
 
-The ledger pickles (its lock and clock restart on the other side), so a Ray run keeps one in an actor that every
-record actor reserves from (`perpetuum.scale.ray_budget`). Seconds are wall time over every session of the run; a request is refused when the time spent plus the longest
-request this backend has taken so far would pass the limit. Cache hits cost nothing and are never refused.
+Seconds are wall time over every session of the run; a request is refused when the time spent plus the longest
+request this backend has taken so far would pass the limit. Cache hits cost nothing and are never refused. The
+ledger pickles (its lock and clock restart on the other side), so a Ray run keeps one in an actor that every record
+actor reserves from (`perpetuum.scale.ray_budget`).
 """
 
 from __future__ import annotations
