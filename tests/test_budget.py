@@ -135,3 +135,26 @@ def test_the_command_says_which_limit_stopped_it_and_exits_with_code_3(tmp_path)
     resumed = CliRunner().invoke(app, ["generate", str(path), "-n", "20", "-o", str(out), "--resume", "--no-cache"])
     assert resumed.exit_code == 0, resumed.output
     assert "Generated 20 records of lessons" in resumed.output
+
+
+class RunnerWithoutGate:
+    """An executor from elsewhere whose runner cannot share a budget: its run() takes no gate."""
+
+    async def open(self, spec, n, backends):
+        return self
+
+    def describe(self) -> dict:
+        return {"default": {"kind": "test-echo", "model": "echo-1", "max_concurrency": 1}}
+
+    async def run(self, indices, sink) -> None:
+        raise AssertionError("a budget it cannot keep must be refused before any record is made")
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_budget_is_refused_with_an_executor_that_cannot_share_it(tmp_path):
+    from perpetuum.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="cannot hold a run-wide budget"):
+        generate(dialogue_spec(), 3, tmp_path, progress=False, executor=RunnerWithoutGate(), budget={"tokens": 10**4})

@@ -378,6 +378,28 @@ def test_a_budget_holds_across_the_actors_and_a_raised_resume_equals_the_uninter
     assert_same_dataset(folder, tmp_path / "local", 60)
 
 
+def test_a_lost_ledger_stops_the_run_resumably_instead_of_failing_records(ray_cluster, tmp_path):
+    """Without its ledger no limit can be kept: the actors' next requests stop the run (not fail their records),
+    and a resume makes the rest."""
+    from perpetuum.scale.ray_records import LEDGER_NAME_PREFIX
+
+    def kill_ledger() -> None:
+        for name in ray_cluster.util.list_named_actors():
+            if name.startswith(LEDGER_NAME_PREFIX):
+                ray_cluster.kill(ray_cluster.get_actor(name))
+
+    spec = echo_spec(delay=0.02)
+    folder = tmp_path / "ray"
+    watcher = _when_checkpointed(folder, 8, kill_ledger)
+    stopped = generate(spec, 60, folder, progress=False, executor=RayExecutor(actors=2), budget={"tokens": 10**9})
+    watcher.join()
+    assert stopped.stopped["limit"] == "ledger" and "budget ledger (a Ray actor) was lost" in stopped.stopped["reason"]
+    assert stopped.n_failed == 0 and 8 <= stopped.n_generated < 60
+    resumed = generate(spec, 60, folder, resume=True, progress=False, executor=RayExecutor(actors=2),
+                       budget={"tokens": 10**9})
+    assert resumed.stopped is None and resumed.n_generated == 60 and resumed.n_failed == 0
+
+
 def test_a_monitor_on_the_driver_stops_the_cluster_run_with_the_reason_on_the_card(ray_cluster, tmp_path):
     spec = {
         "name": "parrot_scale",

@@ -5,7 +5,9 @@ actor's call gate reserves from it and settles to it (`RemoteBudget`), so reques
 against the same limits and the first refused request closes the run everywhere, as locally. The ledger actor runs
 one method at a time, so reservations never race. A quality monitor's stop, decided on the driver as entries
 arrive, goes to the same actor (`stop`): the next request of any record actor is refused with that reason. When the
-run ends the driver takes the ledger back (`state`) for the card and the checkpoint.
+run ends the driver takes the ledger back (`state`) for the card and the checkpoint. A ledger actor that is lost
+(its node gone) stops the run, resumably, since no limit can be kept without it; the card then shows what the
+driver last knew was spent before the run, and the records' own usage.
 """
 
 from __future__ import annotations
@@ -73,11 +75,26 @@ class RemoteBudget:
     async def reserve(self, backend: str, prompt_tokens: int, max_tokens: int) -> Reservation | None:
         if self.stopped is not None:
             raise self.stopped
-        answer = await self.ledger_actor.reserve.remote(backend, prompt_tokens, max_tokens)
+        try:
+            answer = await self.ledger_actor.reserve.remote(backend, prompt_tokens, max_tokens)
+        except _ray_actor_error() as error:  # without the ledger no limit can be kept: stop, resumable
+            self.stopped = RunStopped(f"the run's budget ledger (a Ray actor) was lost ({type(error).__name__}); "
+                                      "the finished records are kept: resume the run to go on", kind="budget",
+                                      limit="ledger")
+            raise self.stopped from None
         if "stopped" in answer:
             self.stopped = stop_from(answer["stopped"])
             raise self.stopped
         return answer["reservation"]
 
     async def settle(self, reservation: Reservation, completion) -> None:
-        await self.ledger_actor.settle.remote(reservation, completion)
+        try:
+            await self.ledger_actor.settle.remote(reservation, completion)
+        except _ray_actor_error():
+            pass  # the answer is good; the lost ledger stops the next request (`reserve`)
+
+
+def _ray_actor_error() -> type[BaseException]:
+    from ray.exceptions import RayActorError
+
+    return RayActorError

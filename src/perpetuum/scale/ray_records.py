@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import uuid
 from collections import deque
 from typing import Any
 
@@ -40,6 +41,7 @@ from perpetuum.scale.cluster import RaySession, require_ray
 
 __all__ = ["RayExecutor", "RecordActor", "capacity_shares"]
 
+LEDGER_NAME_PREFIX = "perpetuum-ledger-"
 # Chunks each actor holds at once: while one comes back, the next keeps the actor's backends busy.
 CHUNKS_PER_ACTOR = 2
 
@@ -194,14 +196,23 @@ class RayRecordRunner:
         if gate is None:
             return None
         ray = self.session.ray
-        return ray.remote(LedgerActor).options(num_cpus=0, max_restarts=0).remote(gate.budget)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # On the driver's node where it can: a lost worker node then takes record actors, not the run's ledger.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        name = f"{LEDGER_NAME_PREFIX}{uuid.uuid4().hex}"  # named: `ray list actors` tells it from record actors
+        return ray.remote(LedgerActor).options(num_cpus=0, max_restarts=0, scheduling_strategy=here,
+                                               name=name).remote(gate.budget)
 
     async def _close_ledger(self, ledger, gate: CallGate) -> None:
         """The ledger back on the driver (what every actor spent, the stop), and the actor ended."""
+        ray = self.session.ray
         try:
             budget, stopped = await _awaitable(ledger.state.remote())
+        except ray.exceptions.RayActorError:
+            return  # lost with its node: the actors stopped on their next request (`RemoteBudget`)
         finally:
-            self.session.ray.kill(ledger)
+            ray.kill(ledger)
         if budget is not None:
             gate.budget = budget
         if stopped is not None:
