@@ -36,12 +36,12 @@ from perpetuum.pipeline.record_executors import register_record_executor
 from perpetuum.pipeline.spec import DatasetSpec
 from perpetuum.pipeline.spec_models import BackendConfig
 from perpetuum.scale.actor_watch import ActorWatch
-from perpetuum.scale.ray_budget import LedgerActor, RemoteBudget, stop_as_dict, stop_from
 from perpetuum.scale.cluster import RaySession, require_ray
+from perpetuum.scale.ray_budget import LedgerActor, RemoteBudget, stop_as_dict, stop_from
 
 __all__ = ["RayExecutor", "RecordActor", "capacity_shares"]
 
-LEDGER_NAME_PREFIX = "perpetuum-ledger-"
+LEDGER_NAME_PREFIX = "perpetuum-ledger-"  # the run's LedgerActor (`ray_budget`), named so it can be found
 # Chunks each actor holds at once: while one comes back, the next keeps the actor's backends busy.
 CHUNKS_PER_ACTOR = 2
 
@@ -200,7 +200,7 @@ class RayRecordRunner:
 
         # On the driver's node where it can: a lost worker node then takes record actors, not the run's ledger.
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
-        name = f"{LEDGER_NAME_PREFIX}{uuid.uuid4().hex}"  # named: `ray list actors` tells it from record actors
+        name = f"{LEDGER_NAME_PREFIX}{uuid.uuid4().hex}"
         return ray.remote(LedgerActor).options(num_cpus=0, max_restarts=0, scheduling_strategy=here,
                                                name=name).remote(gate.budget)
 
