@@ -103,20 +103,19 @@ def test_a_dollar_budget_needs_a_price_for_every_paid_backend(tmp_path):
 
 def test_requests_in_flight_count_against_the_limit():
     ledger = BudgetLedger({"tokens": 1000}, {"api": {"kind": "openai", "model": "m"}}, {"api": Price()})
-    messages = [{"role": "user", "content": "x" * 100}]
-    held = [ledger.reserve("api", messages, 300), ledger.reserve("api", messages, 300)]
+    held = [ledger.reserve("api", 100, 300), ledger.reserve("api", 100, 300)]
     with pytest.raises(RunStopped, match="reserved by requests in flight"):
-        ledger.reserve("api", messages, 300)
+        ledger.reserve("api", 100, 300)
     ledger.settle(held[0], Completion("ok", 30, 20, "m", "stop", 0.1))
     with pytest.raises(RunStopped):  # once stopped, stopped: no request after the refused one
-        ledger.reserve("api", messages, 1)
+        ledger.reserve("api", 1, 1)
     assert ledger.summary()["stopped_by"] == "tokens" and ledger.spent["tokens"] == 50
 
 
 def test_a_time_budget_counts_earlier_sessions():
     ledger = BudgetLedger({"seconds": 60}, {"api": {"kind": "embedded"}}, {}, seconds_before=61)
     with pytest.raises(RunStopped, match="time budget 60 s"):
-        ledger.reserve("api", [{"role": "user", "content": "hi"}], 10)
+        ledger.reserve("api", 5, 10)
 
 
 def test_the_command_says_which_limit_stopped_it_and_exits_with_code_3(tmp_path):
@@ -138,9 +137,24 @@ def test_the_command_says_which_limit_stopped_it_and_exits_with_code_3(tmp_path)
     assert "Generated 20 records of lessons" in resumed.output
 
 
-def test_a_budget_is_refused_where_records_are_made_elsewhere(tmp_path):
-    pytest.importorskip("ray")
+class RunnerWithoutGate:
+    """An executor from elsewhere whose runner cannot share a budget: its run() takes no gate."""
+
+    async def open(self, spec, n, backends):
+        return self
+
+    def describe(self) -> dict:
+        return {"default": {"kind": "test-echo", "model": "echo-1", "max_concurrency": 1}}
+
+    async def run(self, indices, sink) -> None:
+        raise AssertionError("a budget it cannot keep must be refused before any record is made")
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_budget_is_refused_with_an_executor_that_cannot_share_it(tmp_path):
     from perpetuum.errors import ParameterError
 
-    with pytest.raises(ParameterError, match="needs the local executor"):
-        generate(dialogue_spec(), 3, tmp_path, progress=False, executor="ray", budget={"tokens": 10_000})
+    with pytest.raises(ParameterError, match="cannot hold a run-wide budget"):
+        generate(dialogue_spec(), 3, tmp_path, progress=False, executor=RunnerWithoutGate(), budget={"tokens": 10**4})

@@ -352,6 +352,76 @@ def test_an_embedded_model_spec_on_ray_equals_the_local_run(ray_cluster, tmp_pat
     assert on_ray.card["backends"]["default"]["ray_actors"] == 2
 
 
+# ---------------------------------------------------------------------------------------------- budgets and monitors
+
+
+def test_a_budget_holds_across_the_actors_and_a_raised_resume_equals_the_uninterrupted_run(ray_cluster, tmp_path):
+    """One ledger for every actor: the run stops before the request that could cross the limit (requests in flight
+    on both actors counted), keeps what finished, and a resume with a raised limit ends equal to the local run."""
+    spec = echo_spec(delay=0.01)
+    for column in spec["columns"]:
+        if column["kind"].startswith("llm_"):
+            column["params"] = {"max_tokens": 24}  # reservations near what the echo backend really uses
+    generate(spec, 60, tmp_path / "local", progress=False, cache=False)
+    folder = tmp_path / "ray"
+    stopped = generate(spec, 60, folder, progress=False, executor=RayExecutor(actors=2, records_in_flight=2),
+                       budget={"tokens": 2000})
+    assert stopped.stopped["kind"] == "budget" and stopped.stopped["limit"] == "tokens"
+    assert "token budget 2,000" in stopped.stopped["reason"]
+    budget = stopped.card["economics"]["budget"]
+    paid = stopped.card["tokens"]["prompt"] + stopped.card["tokens"]["completion"]
+    assert 0 < paid <= budget["spent"]["tokens"] <= 2000
+    assert 0 < stopped.n_generated < 60
+    resumed = generate(spec, 60, folder, resume=True, progress=False, executor=RayExecutor(actors=2),
+                       budget={"tokens": 10**9})
+    assert resumed.stopped is None and resumed.card["sessions"] == 2
+    assert_same_dataset(folder, tmp_path / "local", 60)
+
+
+def test_a_lost_ledger_stops_the_run_resumably_instead_of_failing_records(ray_cluster, tmp_path):
+    """Without its ledger no limit can be kept: the actors' next requests stop the run (not fail their records),
+    and a resume makes the rest."""
+    from perpetuum.scale.ray_records import LEDGER_NAME_PREFIX
+
+    def kill_ledger() -> None:
+        for name in ray_cluster.util.list_named_actors():
+            if name.startswith(LEDGER_NAME_PREFIX):
+                ray_cluster.kill(ray_cluster.get_actor(name))
+
+    spec = echo_spec(delay=0.02)
+    folder = tmp_path / "ray"
+    watcher = _when_checkpointed(folder, 8, kill_ledger)
+    stopped = generate(spec, 60, folder, progress=False, executor=RayExecutor(actors=2), budget={"tokens": 10**9})
+    watcher.join()
+    assert stopped.stopped["limit"] == "ledger" and "budget ledger (a Ray actor) was lost" in stopped.stopped["reason"]
+    assert stopped.n_failed == 0 and 8 <= stopped.n_generated < 60
+    resumed = generate(spec, 60, folder, resume=True, progress=False, executor=RayExecutor(actors=2),
+                       budget={"tokens": 10**9})
+    assert resumed.stopped is None and resumed.n_generated == 60 and resumed.n_failed == 0
+
+
+def test_a_monitor_on_the_driver_stops_the_cluster_run_with_the_reason_on_the_card(ray_cluster, tmp_path):
+    spec = {
+        "name": "parrot_scale",
+        "seed": 1,
+        "backends": {"default": {"kind": "test-echo", "echo_only": True, "delay": 0.01}},
+        "monitors": {"window": 20, "every": 5, "min_records": 10,
+                     "rules": [{"signal": "near_duplicate_rate", "max": 0.3, "action": "stop"}]},
+        "columns": [
+            {"name": "pet", "kind": "sampler", "sampler": "category", "values": ["cat", "dog"]},
+            {"name": "line", "kind": "llm_text",
+             "prompt": "Write one long sentence about a {{ pet }} that sits on the warm mat by the door all day."},
+        ],
+    }
+    result = generate(spec, 200, tmp_path, progress=False, executor=RayExecutor(actors=2))
+    assert result.stopped["kind"] == "monitor" and result.stopped["limit"] == "near_duplicate_rate"
+    assert result.stopped["reason"].endswith("above 0.30: stopping")
+    assert 10 <= result.n_generated < 100  # the actors' next requests were refused soon after the stop
+    assert result.card["economics"]["monitors"]["stopped"] == result.stopped["reason"]
+    assert result.stopped["reason"] in (tmp_path / "card.md").read_text()
+    assert sorted(checkpoint_indices(tmp_path)) == sorted(set(checkpoint_indices(tmp_path)))
+
+
 # ---------------------------------------------------------------------------------------------- tables
 
 

@@ -128,7 +128,7 @@ class BatchEngine:
         self.vocab = llama._model.vocab
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
-        self.formatter = self._chat_formatter()
+        self.formatter = chat_formatter(llama)
         self.slots = [_Slot(seq_id) for seq_id in range(n_parallel)]
         self.stats = {
             "prompt_tokens": 0,
@@ -376,11 +376,8 @@ class BatchEngine:
 
     def _tokens(self, request: EngineRequest) -> list[int]:
         if request.kind == "chat":
-            formatted = self.formatter(messages=request.payload)
-            text, add_bos = formatted.prompt, not getattr(formatted, "added_special", False)
-        else:
-            text, add_bos = request.payload, True
-        return self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+            return chat_prompt_tokens(self.llama, self.formatter, request.payload)
+        return self.llama.tokenize(request.payload.encode("utf-8"), add_bos=True, special=True)
 
     def _piece(self, token: int) -> bytes:
         buffer = ctypes.create_string_buffer(64)
@@ -391,17 +388,25 @@ class BatchEngine:
         grammar = self._grammar_text(request.schema_json) if request.schema_json is not None else None
         return RequestSampler(self._llama_cpp, self.vocab, self.n_vocab, request.params, request.seed, grammar)
 
-    def _chat_formatter(self):
-        from llama_cpp import llama_chat_format
 
-        llama = self.llama
-        template = llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            return llama_chat_format.format_chatml
-        eos_id, bos_id = llama.token_eos(), llama.token_bos()
-        return llama_chat_format.Jinja2ChatFormatter(
-            template=template,
-            eos_token=llama._model.token_get_text(eos_id) if eos_id != -1 else "",
-            bos_token=llama._model.token_get_text(bos_id) if bos_id != -1 else "",
-            stop_token_ids=[eos_id],
-        )
+def chat_formatter(llama):
+    """The model's own chat template (the GGUF's), or ChatML for a model without one."""
+    from llama_cpp import llama_chat_format
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return llama_chat_format.format_chatml
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    return llama_chat_format.Jinja2ChatFormatter(
+        template=template,
+        eos_token=llama._model.token_get_text(eos_id) if eos_id != -1 else "",
+        bos_token=llama._model.token_get_text(bos_id) if bos_id != -1 else "",
+        stop_token_ids=[eos_id],
+    )
+
+
+def chat_prompt_tokens(llama, formatter, messages: list[dict]) -> list[int]:
+    """The tokens the model reads for a chat request: the templated prompt, BOS added unless the template did."""
+    formatted = formatter(messages=messages)
+    add_bos = not getattr(formatted, "added_special", False)
+    return llama.tokenize(formatted.prompt.encode("utf-8"), add_bos=add_bos, special=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from perpetuum.errors import GenerationError, ModelFileError, ParameterError
 from perpetuum.llm.base import Backend, Completion, GenerationParams, plain_messages
-from perpetuum.llm.batch_engine import BatchEngine, EngineRequest
+from perpetuum.llm.batch_engine import BatchEngine, EngineRequest, chat_formatter, chat_prompt_tokens
 from perpetuum.llm.sampling import MIN_P, TOP_K
 from perpetuum.llm import compute_thread
 from perpetuum.llm.llama_loading import load_llama
@@ -123,6 +123,7 @@ class EmbeddedBackend(Backend):
         else:
             self.model_name = ladder_model(model or DEFAULT_MODEL).title
         self._llama = None
+        self._formatter = None
         self._engine: BatchEngine | None = None
         self._load_lock = threading.Lock()
         self._seeds = random.Random(seed)
@@ -138,9 +139,18 @@ class EmbeddedBackend(Backend):
             raise ParameterError(f"prompt must be a string, got {type(prompt).__name__}")
         return await self._run(EngineRequest("complete", prompt, params.check(), None))
 
+    async def count_prompt_tokens(self, messages, json_schema=None) -> int:
+        """The exact prompt tokens of a chat request (its templated prompt, tokenized as the model reads it; a JSON
+        schema becomes a grammar, not prompt text), so a token budget reserves no more and no less."""
+        if self._llama is None:
+            await asyncio.to_thread(self._ensure_loaded)
+        if self._formatter is None:
+            self._formatter = chat_formatter(self._llama)
+        return len(chat_prompt_tokens(self._llama, self._formatter, plain_messages(messages)))
+
     async def aclose(self) -> None:
         engine, llama = self._engine, self._llama
-        self._engine, self._llama = None, None
+        self._engine, self._llama, self._formatter = None, None, None
         if engine is not None:
             await asyncio.to_thread(engine.close)
         if llama is not None:

@@ -1,31 +1,63 @@
 """Hard budgets: a run stops before the model request that could cross a limit in dollars, tokens or seconds.
 
-Before a request is sent, its worst case is reserved: its prompt tokens (from its length, at the most tokens per
-character this backend has shown so far, 0.5 before its first answer) plus its `max_tokens`, priced with the price
-table. A request whose worst case does not fit beside what is spent and what requests in flight have reserved is
+Before a request is sent, its worst case is reserved: its prompt tokens plus its `max_tokens`, priced with the
+price table. The prompt is counted exactly where the backend can (`count_prompt_tokens`: the embedded model
+tokenizes its chat-templated prompt); elsewhere `prompt_token_bound` gives a bound no byte-level tokenizer exceeds
+(each token covers at least one UTF-8 byte): the bytes of every message's content and role, plus a template
+allowance per message and per request, plus the bytes of the JSON schema for backends that may put it in the
+prompt. A request whose worst case does not fit beside what is spent and what requests in flight have reserved is
 refused, and so is every request after it: the run stops, finished records are kept, and `--resume` with a raised
 limit goes on from there. After an answer, its reservation is replaced by what it really used.
 
 Seconds are wall time over every session of the run; a request is refused when the time spent plus the longest
-request this backend has taken so far would pass the limit. Cache hits cost nothing and are never refused.
+request this backend has taken so far would pass the limit. Cache hits cost nothing and are never refused. The
+ledger pickles (its lock and clock restart on the other side), so a Ray run keeps one in an actor that every record
+actor reserves from (`perpetuum.scale.ray_budget`).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass
 
 from perpetuum.errors import RunStopped, SpecError
 
-__all__ = ["BudgetLedger", "Reservation", "price_for"]
+__all__ = ["BudgetLedger", "Reservation", "price_for", "prompt_token_bound", "prompt_tokens_for"]
 
-# Tokens per character assumed for a backend's prompts before it has answered once: two characters a token is
-# more than any common tokenizer gives for prose, so the first reservations err on the safe side.
-FIRST_TOKENS_PER_CHARACTER = 0.5
-# Margin on the highest tokens-per-character ratio seen, for prompts that tokenize worse than the ones before.
-RATIO_MARGIN = 1.1
+# Template tokens allowed per message (role markers, separators: ChatML spends 5, Llama 3 about 5, the longest
+# common templates under 16) and per request (BOS, the assistant header the generation starts from, a default
+# system prompt some templates add: SmolLM's ChatML adds about 20).
+TEMPLATE_TOKENS_PER_MESSAGE = 16
+TEMPLATE_TOKENS_PER_REQUEST = 64
+
+
+def prompt_token_bound(messages: list[dict], json_schema: dict | None = None) -> int:
+    """An upper bound on a chat request's prompt tokens for any byte-level tokenizer (BPE over bytes, or
+    SentencePiece with byte fallback): a token covers at least one byte, so content and role bytes bound their
+    tokens, and the template allowances bound what the chat template adds."""
+    import json
+
+    total = TEMPLATE_TOKENS_PER_REQUEST
+    for message in messages:
+        content = message.get("content", "")
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        total += len(text.encode("utf-8")) + len(str(message.get("role", "")).encode("utf-8"))
+        total += TEMPLATE_TOKENS_PER_MESSAGE
+    if json_schema is not None:  # an API may describe the schema to the model inside the prompt
+        total += len(json.dumps(json_schema, ensure_ascii=False).encode("utf-8")) + TEMPLATE_TOKENS_PER_REQUEST
+    return total
+
+
+async def prompt_tokens_for(backend, messages: list[dict], json_schema: dict | None = None) -> int:
+    """The prompt tokens to reserve for one request: the backend's exact count when it has one
+    (`async count_prompt_tokens(messages, json_schema) -> int | None`), else `prompt_token_bound`."""
+    count = getattr(backend, "count_prompt_tokens", None)
+    if count is not None:
+        exact = await count(messages, json_schema)
+        if exact is not None:
+            return int(exact)
+    return prompt_token_bound(messages, json_schema)
 
 
 def price_for(backend: str, info: dict, prices: dict):
@@ -43,7 +75,6 @@ class Reservation:
     backend: str
     tokens: int
     usd: float
-    characters: int
 
 
 class BudgetLedger:
@@ -66,8 +97,17 @@ class BudgetLedger:
         self.seconds_before = float(seconds_before)
         self.started = time.monotonic()
         self.stopped: RunStopped | None = None
-        self._ratio: dict[str, float] = {}
         self._longest_call: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        state = {key: value for key, value in self.__dict__.items() if key not in ("_lock", "started")}
+        state["seconds_before"] = self.seconds()  # monotonic clocks differ between processes and machines
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.started = time.monotonic()
         self._lock = threading.Lock()
 
     def seconds(self) -> float:
@@ -79,15 +119,14 @@ class BudgetLedger:
             return 0.0
         return prompt_tokens / 1e6 * price.input_per_million + completion_tokens / 1e6 * price.output_per_million
 
-    def reserve(self, backend: str, messages: list[dict], max_tokens: int) -> Reservation:
-        """Reserve the worst case of one request, or raise RunStopped (then and for every later request)."""
-        characters = sum(len(str(message.get("content", ""))) + len(str(message.get("role", ""))) + 8
-                         for message in messages)
+    def reserve(self, backend: str, prompt_tokens: int, max_tokens: int) -> Reservation:
+        """Reserve the worst case of one request (`prompt_tokens` from `prompt_tokens_for`), or raise RunStopped
+        (then and for every later request)."""
         with self._lock:
             if self.stopped is not None:
                 raise self.stopped
-            prompt = math.ceil(characters * self._ratio.get(backend, FIRST_TOKENS_PER_CHARACTER))
-            reservation = Reservation(backend, prompt + max_tokens, self._usd(backend, prompt, max_tokens), characters)
+            prompt = int(prompt_tokens)
+            reservation = Reservation(backend, prompt + max_tokens, self._usd(backend, prompt, max_tokens))
             problem = self._over(reservation, backend)
             if problem:
                 self.stopped = RunStopped(problem[1], kind="budget", limit=problem[0])
@@ -131,9 +170,6 @@ class BudgetLedger:
             for spent in (self.spent, self.session_spent):
                 spent["tokens"] += prompt + output
                 spent["usd"] += usd
-            if reservation.characters:
-                ratio = prompt / reservation.characters * RATIO_MARGIN
-                self._ratio[reservation.backend] = max(self._ratio.get(reservation.backend, 0.0), ratio)
             seconds = float(getattr(completion, "seconds", 0.0) or 0.0)
             self._longest_call[reservation.backend] = max(self._longest_call.get(reservation.backend, 0.0), seconds)
 

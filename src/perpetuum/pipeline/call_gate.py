@@ -5,13 +5,16 @@
 
 A cache hit is answered at once: it costs nothing, is never refused, and its Completion carries
 extra["cached"] = True so the record's usage counts it apart from paid calls. A miss reserves its worst case in the
-budget (refused: RunStopped, and the gate refuses every later call too), is sent, settles what it used, and is
-stored. `stop(error)` (a quality monitor) closes the gate the same way. Listeners hear of every answer, paid or
+budget (its prompt counted by `prompt_tokens_for`; refused: RunStopped, and the gate refuses every later call
+too), is sent, settles what it used, and is stored. The budget is a BudgetLedger, or a stand-in whose `reserve` and
+`settle` return awaitables (`perpetuum.scale.ray_budget`: one ledger for every actor of a Ray run). `stop(error)`
+(a quality monitor) closes the gate the same way. Listeners hear of every answer, paid or
 cached (the progress display counts calls and tokens with them).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 from perpetuum.errors import RunStopped
 from perpetuum.llm.base import Completion, plain_messages
 from perpetuum.llm.request_cache import RequestCache, request_key
-from perpetuum.pipeline.budget import BudgetLedger
+from perpetuum.pipeline.budget import BudgetLedger, prompt_tokens_for
 
 __all__ = ["CallGate"]
 
@@ -29,7 +32,7 @@ Listener = Callable[[str, Completion, bool], None]
 class CallGate:
     """What stands between a column and a backend. With neither cache nor budget it only counts and passes."""
 
-    def __init__(self, cache: RequestCache | None = None, budget: BudgetLedger | None = None) -> None:
+    def __init__(self, cache: RequestCache | None = None, budget: BudgetLedger | Any = None) -> None:
         self.cache = cache
         self.budget = budget
         self.listeners: list[Listener] = []
@@ -63,13 +66,16 @@ class CallGate:
                 self._tell(backend_name, cached, True)
                 return cached
             self.misses += 1
-        reservation = self.budget.reserve(backend_name, messages, params.max_tokens) if self.budget else None
+        reservation = None
+        if self.budget is not None:
+            prompt_tokens = await prompt_tokens_for(backend, messages, json_schema)
+            reservation = await _awaited(self.budget.reserve(backend_name, prompt_tokens, params.max_tokens))
         completion = None
         try:
             completion = await send()
         finally:
             if reservation is not None:
-                self.budget.settle(reservation, completion)
+                await _awaited(self.budget.settle(reservation, completion))
         if key is not None:
             self.cache.put(key, completion)
         self._tell(backend_name, completion, False)
@@ -78,3 +84,8 @@ class CallGate:
     def _tell(self, backend_name: str, completion: Completion, cached: bool) -> None:
         for listener in self.listeners:
             listener(backend_name, completion, cached)
+
+
+async def _awaited(value):
+    """A ledger's answer: at once from a BudgetLedger here, awaited from one in another process (a Ray actor)."""
+    return await value if inspect.isawaitable(value) else value

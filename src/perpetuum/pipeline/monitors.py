@@ -134,7 +134,8 @@ class RunMonitor:
                 message = (f"{SIGNAL_LABELS[rule.signal]} {value:.2f} over the last {len(self.window)} records of "
                            f"{column}, {crossed}")
                 if rule.action == "stop":
-                    self.stop_reason = f"{message}: stopping"
+                    # The first stop is the run's: records in flight that finish after it are still measured.
+                    self.stop_reason = self.stop_reason or f"{message}: stopping"
                     return RunStopped(self.stop_reason, kind="monitor", limit=rule.signal)
                 if (position, column) not in self._warned:
                     self._warned.add((position, column))

@@ -8,7 +8,9 @@
 
 Modules: `cluster` (the optional `ray` import and one run's connection), `ray_records` (text: records on Ray actors,
 checkpointed by the driver in the local format), `actor_watch` (actors that stop answering, as after a lost node,
-are given up so that their chunks go to the others), `ray_tables` (tables: Parquet shards written by Ray tasks).
+are given up so that their chunks go to the others), `ray_budget` (one budget ledger, in an actor, that every
+record actor reserves from; a monitor's stop on the driver closes it), `ray_tables` (tables: Parquet shards written
+by Ray tasks).
 Either may write to an object store (`output_dir="s3://bucket/prefix"`, see `perpetuum.storage`). The
 pipeline and the table workflow find these executors by name ("ray"), so neither imports Ray; without it installed,
 asking for "ray" says `pip install 'perpetuum[ray]'`.

@@ -15,6 +15,9 @@
   is restarted by Ray and its chunk retried; one that cannot be restarted, or does not answer for `actor_timeout`
   seconds (restarting with no free CPU after its node was lost, `actor_watch`), has its chunks handed to the others,
   and only when no actor is left does the run stop, with everything finished so far checkpointed.
+- A budget and the spec's monitors hold as locally: the actors reserve every request from one ledger actor
+  (`ray_budget`), the driver's monitors watch the entries as they come back, and either stop closes the ledger, so
+  no actor sends a request after it; finished records are kept and a resume goes on from there.
 """
 
 from __future__ import annotations
@@ -22,19 +25,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import uuid
 from collections import deque
 from typing import Any
 
-from perpetuum.errors import ParameterError, ScaleOutError
+from perpetuum.errors import ParameterError, RunStopped, ScaleOutError
+from perpetuum.pipeline.call_gate import CallGate
 from perpetuum.pipeline.executor import ABORT_AFTER_FAILURES, BackendPool, RecordExecutor, RunAborted, build_runners
 from perpetuum.pipeline.record_executors import register_record_executor
 from perpetuum.pipeline.spec import DatasetSpec
 from perpetuum.pipeline.spec_models import BackendConfig
 from perpetuum.scale.actor_watch import ActorWatch
 from perpetuum.scale.cluster import RaySession, require_ray
+from perpetuum.scale.ray_budget import LedgerActor, RemoteBudget, stop_as_dict, stop_from
 
 __all__ = ["RayExecutor", "RecordActor", "capacity_shares"]
 
+LEDGER_NAME_PREFIX = "perpetuum-ledger-"  # the run's LedgerActor (`ray_budget`), named so it can be found
 # Chunks each actor holds at once: while one comes back, the next keeps the actor's backends busy.
 CHUNKS_PER_ACTOR = 2
 
@@ -127,15 +134,30 @@ class RayRecordRunner:
             merged[name] = {**info, "max_concurrency": total, "ray_actors": len(self.described)}
         return merged
 
-    async def run(self, indices, sink) -> None:
+    async def run(self, indices, sink, gate: CallGate | None = None) -> None:
+        """Every entry of `indices` to `sink`. With `gate` (the driver's: its budget, closed by a monitor's stop),
+        the actors share one ledger (`ray_budget`); when it closes, no chunk is handed out after it, the records
+        the stop interrupted are left out of the sink, the rest still go to it, and then RunStopped is raised."""
         chunks = deque(_chunks(list(indices), self.chunk_size))
         alive = set(range(len(self.actors)))
         pending: dict[asyncio.Future, tuple[int, list[int]]] = {}
+        ledger = self._open_ledger(gate)
+        told: list[RunStopped] = []  # the stop sent to the ledger actor, once
 
         def submit(position: int) -> None:
             if chunks and position in alive:
                 chunk = chunks.popleft()
-                pending[_awaitable(self.actors[position].run_chunk.remote(chunk))] = (position, chunk)
+                pending[_awaitable(self.actors[position].run_chunk.remote(chunk, ledger))] = (position, chunk)
+
+        def closed() -> bool:
+            """Whether the run has stopped; a stop decided here (a monitor) goes to the ledger actor."""
+            if gate is None or gate.stopped is None:
+                return False
+            if not told:
+                told.append(gate.stopped)
+                ledger.stop.remote(stop_as_dict(gate.stopped))
+            chunks.clear()
+            return True
 
         for _ in range(CHUNKS_PER_ACTOR):
             for position in sorted(alive):
@@ -147,20 +169,54 @@ class RayRecordRunner:
                 for future in sorted(done, key=lambda item: pending[item][1][0]):
                     position, chunk = pending.pop(future)
                     try:
-                        entries = future.result()
+                        entries, stopped = future.result()
                     except self.session.ray.exceptions.RayActorError as error:
                         self._lost(position, chunk, error, alive, chunks)
                         for other in sorted(alive):  # the lost chunk goes to whoever has room
                             if sum(1 for owner, _ in pending.values() if owner == other) < CHUNKS_PER_ACTOR:
                                 submit(other)
                         continue
+                    if stopped is not None and gate is not None:
+                        gate.stop(stop_from(stopped))
                     for entry in sorted(entries, key=lambda item: item["index"]):
                         sink(entry)
                         self._watch(entry)
-                    submit(position)
+                    if not closed():
+                        submit(position)
         finally:
             for future in pending:
                 future.cancel()
+            if ledger is not None:
+                await self._close_ledger(ledger, gate)
+        if gate is not None and gate.stopped is not None:
+            raise gate.stopped
+
+    def _open_ledger(self, gate: CallGate | None):
+        """The run's LedgerActor, holding the driver's ledger (None without a gate)."""
+        if gate is None:
+            return None
+        ray = self.session.ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # On the driver's node where it can: a lost worker node then takes record actors, not the run's ledger.
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        name = f"{LEDGER_NAME_PREFIX}{uuid.uuid4().hex}"
+        return ray.remote(LedgerActor).options(num_cpus=0, max_restarts=0, scheduling_strategy=here,
+                                               name=name).remote(gate.budget)
+
+    async def _close_ledger(self, ledger, gate: CallGate) -> None:
+        """The ledger back on the driver (what every actor spent, the stop), and the actor ended."""
+        ray = self.session.ray
+        try:
+            budget, stopped = await _awaitable(ledger.state.remote())
+        except ray.exceptions.RayActorError:
+            return  # lost with its node: the actors stopped on their next request (`RemoteBudget`)
+        finally:
+            ray.kill(ledger)
+        if budget is not None:
+            gate.budget = budget
+        if stopped is not None:
+            gate.stop(stop_from(stopped))
 
     def _lost(self, position: int, chunk: list[int], error, alive: set[int], chunks: deque) -> None:
         alive.discard(position)
@@ -226,10 +282,24 @@ class RecordActor:
     async def ping(self) -> bool:
         return True
 
-    async def run_chunk(self, indices: list[int]) -> list[dict]:
-        """The entries of `indices`, generated together (their model calls share the backends' limits)."""
+    async def run_chunk(self, indices: list[int], ledger_actor=None) -> tuple[list[dict], dict | None]:
+        """The entries of `indices`, generated together (their model calls share the backends' limits), and the
+        stop that closed the run's ledger, if one did: the records it interrupted are left out, to be made again on
+        resume. `ledger_actor`: the run's LedgerActor, which every model call reserves from."""
         await self.open()  # after a restart by Ray, the backends are built again here
-        return list(await asyncio.gather(*(self.executor.run_record(index) for index in indices)))
+        if ledger_actor is not None and getattr(self.pool.gate.budget, "ledger_actor", None) != ledger_actor:
+            self.pool.gate = CallGate(budget=RemoteBudget(ledger_actor))
+        results = await asyncio.gather(*(self.executor.run_record(index) for index in indices),
+                                       return_exceptions=True)
+        entries, stop = [], None
+        for result in results:
+            if isinstance(result, RunStopped):
+                stop = stop or result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                entries.append(result)
+        return entries, None if stop is None else stop_as_dict(stop)
 
     async def close(self) -> None:
         if self.pool is not None:
