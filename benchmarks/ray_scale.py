@@ -197,6 +197,13 @@ def paper_estimate(overhead_ms: float, driver_ms: float, measured_tokens: dict) 
     return estimates
 
 
+def load_note(load_before: float) -> str:
+    """What the load at the start says about the figures."""
+    if load_before < 1:
+        return "an idle 2-core machine (load average below 1 at the start): 2 actors leave no spare core for the driver"
+    return f"a 2-core machine under load {load_before:.1f} from other work: figures are indicative, not final"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", action="store_true", help="a smoke run: fewer records and rows")
@@ -243,7 +250,7 @@ def main() -> None:
         "benchmark": "ray_scale", "small": args.small, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "load_average_before": load_before,
                     "load_average_after": os.getloadavg(),
-                    "note": "a shared 2-core machine under load from other work: figures are indicative, not final"},
+                    "note": load_note(load_before[0])},
         "ray_version": ray.__version__, "ray_start_s": round(ray_start, 2),
         "text": text, "tables": tables,
         "ray_overhead_ms_per_record": round(overhead_ms, 3), "driver_checkpoint_ms_per_record": round(driver_ms, 3),
