@@ -1,7 +1,7 @@
 """Know the price before paying it, measured: estimates against real runs, the request cache on a changed prompt,
 and a budget stop with its resume, all on the embedded SmolLM2-135M model.
 
-    PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/pipeline_economics.py                 # a, b, c as specified
+    .venv/bin/python benchmarks/pipeline_economics.py                 # a, b, c as specified, the defaults
     PERPETUUM_LLM_THREADS=1 .venv/bin/python benchmarks/pipeline_economics.py --n-a 16 --pilot 6 --n-b 20 --n-c 10
 
 (a) `estimate(recipe:math_dialogues, n)` from a pilot, then the real run of n records (the pilot's records come
