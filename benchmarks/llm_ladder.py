@@ -16,7 +16,7 @@ Speed: one stream (n_parallel=1, the serial path), default threads, 4 prompts x 
 the user's defaults; run it alone on an idle machine (the load average is recorded).
 
 Writes benchmarks/results/llm_ladder.json and src/perpetuum/llm/ladder_measurements.json, which
-`perpetuum models --llm` shows.
+`perpetuum models --llm` shows (benchmarks/recipe_yields.py adds each model's recipe yields to the latter).
 """
 
 from __future__ import annotations
@@ -166,23 +166,38 @@ def run_speed(name: str, threads: int | None) -> dict:
     }
 
 
-def update_measurements(measured: dict) -> None:
-    """Merge this run's figures into the package's ladder_measurements.json (what `perpetuum models --llm` shows)."""
+def measurement_stamp() -> dict:
+    return {"measured_utc": time.strftime("%Y-%m-%d", time.gmtime()), "commit": git_commit() or "unknown"}
+
+
+def merge_measurements(model: str, figures: dict) -> None:
+    """Merge `figures` for `model` into the package's ladder_measurements.json (what `perpetuum models --llm` shows),
+    reading the file just before writing it, so runs of both ladder benchmarks keep each other's figures."""
     from perpetuum.llm.model_ladder import MEASUREMENTS_FILE
 
     current = json.loads(MEASUREMENTS_FILE.read_text()) if MEASUREMENTS_FILE.is_file() else {}
-    models = current.setdefault("models", {})
+    entry = current.setdefault("models", {}).setdefault(model, {})
+    for key, value in figures.items():
+        if isinstance(value, dict) and isinstance(entry.get(key), dict):
+            entry[key].update(value)
+        else:
+            entry[key] = value
+    current["about"] = ("Written by benchmarks/llm_ladder.py (one stream for tokens/s, greedy HumanEval pass@1) and "
+                        "benchmarks/recipe_yields.py (records kept per record requested, first try and after repair).")
+    MEASUREMENTS_FILE.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def update_measurements(measured: dict) -> None:
+    """This run's speed and HumanEval figures, merged into ladder_measurements.json."""
     for name, figures in measured.items():
-        entry = models.setdefault(name, {})
+        entry: dict = {}
         if "speed" in figures:
             entry.update(tokens_per_second=round(figures["speed"]["tokens_per_second"], 1),
                          threads=figures["speed"]["threads"])
         if "humaneval" in figures:
             entry.update(humaneval_pass_at_1=round(figures["humaneval"]["pass_at_1"], 4),
                          humaneval_problems=figures["humaneval"]["problems"])
-        entry.update(measured_utc=time.strftime("%Y-%m-%d", time.gmtime()), commit=git_commit() or "unknown")
-    current["about"] = "Written by benchmarks/llm_ladder.py; one stream for tokens/s, greedy HumanEval pass@1."
-    MEASUREMENTS_FILE.write_text(json.dumps(current, indent=2) + "\n")
+        merge_measurements(name, entry | measurement_stamp())
 
 
 def main(argv: list[str] | None = None) -> int:

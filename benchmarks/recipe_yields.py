@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llm_ladder import measurement_stamp, merge_measurements  # noqa: E402
 from llm_throughput import write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,12 +132,18 @@ def main(argv: list[str] | None = None) -> int:
     if options.records < 1:
         parser.error("-n must be positive")
     started = time.time()
-    previous = json.loads(RESULTS.read_text()).get("results", {}) if RESULTS.is_file() else {}
+    results: dict = {}
     for model in options.models:
         for recipe in options.recipes:
-            previous[f"{recipe}/{model}"] = run_pair(recipe, model, options.records)
-            write_report(RESULTS, "recipe_yields", started, previous)  # after each pair: a stop loses nothing
-    print_table(previous)
+            entry = run_pair(recipe, model, options.records)
+            # Read the file again before each write (a stop loses nothing, and a run beside this one is kept).
+            results = json.loads(RESULTS.read_text()).get("results", {}) if RESULTS.is_file() else {}
+            results[f"{recipe}/{model}"] = entry
+            write_report(RESULTS, "recipe_yields", started, results)
+            merge_measurements(model, {"recipe_yields": {recipe: {
+                "requested": entry["requested"], "first_try": entry["yield_first_try"],
+                "after_repair": entry["yield_after_repair"], **measurement_stamp()}}})
+    print_table(results)
     return 0
 
 

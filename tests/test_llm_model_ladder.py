@@ -144,6 +144,22 @@ def test_models_llm_lists_the_ladder():
     assert "smollm2-135m" in result.output and "qwen2.5-coder-1.5b" in result.output
 
 
+def test_models_llm_shows_the_measured_recipe_yields(monkeypatch, tmp_path):
+    import json
+
+    from perpetuum.llm import model_ladder
+
+    measured = tmp_path / "ladder_measurements.json"
+    measured.write_text(json.dumps({"models": {"qwen2.5-coder-1.5b": {
+        "tokens_per_second": 19.6, "humaneval_pass_at_1": 0.7256,
+        "recipe_yields": {"tinystories": {"requested": 50, "first_try": 0.88, "after_repair": 0.9}}}}}))
+    monkeypatch.setattr(model_ladder, "MEASUREMENTS_FILE", measured)
+    result = CliRunner().invoke(app, ["models", "--llm"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "72.6%" in result.output and "tinystories 90% (first try 88%)" in result.output
+    assert "not measured" in result.output  # the 135M rows have no figures in this file
+
+
 def test_the_default_cache_folder_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("PERPETUUM_MODEL_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

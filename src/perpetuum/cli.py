@@ -735,7 +735,8 @@ def _print_model_ladder() -> None:
 
     measured = ladder_measurements()
     listing = Table(title="Embedded models (backend `embedded`, option `model`)", show_lines=False)
-    for heading in ("name", "model", "size", "installed", "tokens/s", "HumanEval pass@1", "notes"):
+    for heading in ("name", "model", "size", "installed", "tokens/s", "HumanEval pass@1",
+                    "recipe yields (after repair)", "notes"):
         listing.add_column(heading, style="bold" if heading == "name" else None)
     for model in LADDER.values():
         figures = measured.get(model.name, {})
@@ -749,14 +750,24 @@ def _print_model_ladder() -> None:
             "yes" if model.installed() else f"no: {model.install_hint}",
             f"{speed:.1f}" if speed else "not measured",
             f"{humaneval:.1%}" if humaneval is not None else "not measured",
+            _recipe_yields_cell(figures.get("recipe_yields") or {}),
             model.notes,
         )
     console.print(listing)
     if measured:
         console.print(
             "Measured here by benchmarks/llm_ladder.py: tokens/s of one stream, HumanEval pass@1 greedy in the sandbox "
-            "(benchmarks/results/llm_ladder.json)."
+            "(benchmarks/results/llm_ladder.json); by benchmarks/recipe_yields.py: records that pass every check of "
+            "the shipped recipe, per record requested (benchmarks/results/recipe_yields.json)."
         )
+
+
+def _recipe_yields_cell(yields: dict) -> str:
+    """'tinystories 88 % (first try 88 %)', one recipe per line; 'not measured' when there are none."""
+    if not yields:
+        return "not measured"
+    return "\n".join(f"{recipe} {figures['after_repair']:.0%} (first try {figures['first_try']:.0%})"
+                     for recipe, figures in sorted(yields.items()))
 
 
 @app.command()
