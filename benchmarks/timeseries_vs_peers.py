@@ -256,8 +256,9 @@ def main() -> None:
                 "dgan_epochs": args.dgan_epochs, "par_epochs": args.par_epochs, "peer_stride": args.peer_stride}
     output = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-              "timings_note": "wall-clock seconds on a shared 2-core machine under load from other work: "
-                              "comparable within one run only", "datasets": {}}
+              "timings_note": "wall-clock seconds; see each dataset's load_average_at_start (below 1: an idle "
+                              "machine; above: other work shared the cores, so seconds compare within one run only)",
+              "datasets": {}}
     path = RESULTS / ("timeseries_vs_peers_quick.json" if args.quick else "timeseries_vs_peers.json")
     if path.exists():  # a run on some datasets updates those and keeps the others
         output["datasets"] = json.loads(path.read_text(encoding="utf-8")).get("datasets", {})
@@ -266,16 +267,18 @@ def main() -> None:
         data = read_series(frame, time="Date", values=frame.columns[1])
         real = data.returns["all"][:, 0]
         results = {}
+        load_at_start = [round(value, 2) for value in os.getloadavg()]
         for method in args.methods:
             print(f"{dataset}: {method} ...", file=sys.stderr, flush=True)
             results[method] = run_method(method, data, real, n, args)
         scenario = perpetuum_scenarios(data, args.seed)
         output["datasets"][dataset] = {"days": int(len(real)), "settings": settings, "methods": results,
-                                       "scenario": scenario,
+                                       "scenario": scenario, "load_average_at_start": load_at_start,
                                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         print_tables(dataset, results, scenario)
         path.write_text(json.dumps(_plain(output), indent=1), encoding="utf-8")
-    print(f"\nResults: {path.relative_to(REPO)}. Timings were taken under load (shared machine).")
+    print(f"\nResults: {path.relative_to(REPO)}. Load average at the end: {os.getloadavg()[0]:.2f} (fit and sample "
+          "seconds are comparable across runs only on an idle machine).")
 
 
 if __name__ == "__main__":
