@@ -11,7 +11,7 @@ from perpetuum.privacy import PrivacyBudgetError, PrivacyLedger
 from perpetuum.schema import infer_schema
 from perpetuum.tabular import Between, get_synthesizer, load_synthesizer
 from perpetuum.tabular.dp.bins import NumericBins
-from perpetuum.tabular.dp.synthesizers import _mst_selection_fits
+from perpetuum.tabular.dp.synthesizers import _mst_selection_fits, default_target_weight
 
 FAST = {"estimation_iterations": 50}  # small models converge quickly; keeps each fit to seconds
 
@@ -221,8 +221,8 @@ def test_dp_aim_keeps_the_targets_dependence_on_its_feature():
     count first."""
     pytest.importorskip("opendp.extras.mbi")
     table = _target_table(1500)
-    model = get_synthesizer("dp-aim")(epsilon=10.0, delta=1e-6, rounds=1, target="target", max_model_size=1.0,
-                                      **FAST).fit(table)
+    model = get_synthesizer("dp-aim")(epsilon=10.0, delta=1e-6, rounds=1, target="target", target_weight=3,
+                                      max_model_size=1.0, **FAST).fit(table)
     measured = [set(clique) for clique in model.measured_marginals_]
     assert {"feature", "target"} in measured
     synthetic = model.sample(4000, seed=0)
@@ -233,6 +233,18 @@ def test_dp_aim_keeps_the_targets_dependence_on_its_feature():
     assert gap == pytest.approx(real_gap, abs=0.1)
     with pytest.raises(ParameterError, match="target 'income' is not a column"):
         get_synthesizer("dp-aim")(epsilon=1.0, delta=1e-6, target="income").fit(table)
+
+
+def test_the_default_target_weight_balances_the_targets_marginals_against_the_others():
+    pytest.importorskip("opendp.extras.mbi")
+    columns = [f"c{index}" for index in range(15)]
+    workload = get_synthesizer("dp-aim")(epsilon=1.0, delta=1e-6, target="c3")._workload(dict(zip(columns, columns)))
+    holding = sum(query.weight for query in workload if "c3" in query.by)
+    others = sum(query.weight for query in workload if "c3" not in query.by)
+    assert len(workload) == 105 and holding == pytest.approx(others)
+    assert default_target_weight(15, 2) == 6.5  # Adult: 14 pairs with income at 6.5 against 91 at 1
+    assert default_target_weight(4, 2) == 1.0 and default_target_weight(15, 1) == 14.0
+    assert default_target_weight(2, 2) == 1.0
 
 
 def test_synthesize_gives_dp_aim_the_target(monkeypatch, tmp_path):
