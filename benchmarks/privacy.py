@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--verbose", action="store_true", help="show the private fits' progress")
     parser.add_argument("--aim-target-weight", type=float, default=None,
-                        help="dp-aim's target_weight (default: the synthesizer's, at which the target's marginals weigh as much as the rest)")
+                        help="dp-aim's target_weight (default: the synthesizer's, at which the target's marginals "
+                             "together weigh as much as the rest)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
 
