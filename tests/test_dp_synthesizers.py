@@ -361,3 +361,16 @@ def test_private_bounds_anchor_the_rows_their_outer_buckets_show():
     assert bounds_from_counts(counts, 1.0) == (1.0, 127.0)
     assert anchors_from_counts(counts, 1.0) == (3.0, 63.0)
     assert anchors_from_counts(np.zeros(2 * MAGNITUDES + 1), 1.0) is None
+
+
+def test_noise_alone_almost_never_releases_a_bound():
+    # Pure noise in every bucket: a flat 4-sigma line lets some bucket through in about 0.4 % of releases (8 of
+    # these 2,000), and one spurious bucket bins the whole column over billions. The Bonferroni line: about 0.2.
+    from perpetuum.tabular.dp.private_bounds import MAGNITUDES, bounds_from_counts
+
+    rng = np.random.default_rng(0)
+    noise_only = rng.normal(0.0, 3.0, size=(2000, 2 * MAGNITUDES + 1))
+    released = sum(bounds_from_counts(counts, 3.0) is not None for counts in noise_only)
+    flat_four_sigma = int((noise_only.max(axis=1) > 4 * 3.0).sum())
+    assert flat_four_sigma >= 4
+    assert released <= 1
