@@ -247,6 +247,8 @@ def main() -> None:
     parser.add_argument("--par-paths", type=int, default=3, help="paths asked of PAR (its sampling is slow)")
     parser.add_argument("--peer-stride", type=int, default=50, help="days between the starts of training windows")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON to write (default: benchmarks/results/timeseries_vs_peers[_quick].json)")
     args = parser.parse_args()
     n = args.paths or (50 if args.quick else 200)
     args.dgan_epochs = args.dgan_epochs or (30 if args.quick else 100)
@@ -259,7 +261,7 @@ def main() -> None:
               "timings_note": "wall-clock seconds; see each dataset's load_average_at_start (below 1: an idle "
                               "machine; above: other work shared the cores, so seconds compare within one run only)",
               "datasets": {}}
-    path = RESULTS / ("timeseries_vs_peers_quick.json" if args.quick else "timeseries_vs_peers.json")
+    path = args.output or RESULTS / ("timeseries_vs_peers_quick.json" if args.quick else "timeseries_vs_peers.json")
     if path.exists():  # a run on some datasets updates those and keeps the others
         output["datasets"] = json.loads(path.read_text(encoding="utf-8")).get("datasets", {})
     for dataset in args.datasets:
@@ -277,7 +279,7 @@ def main() -> None:
                                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         print_tables(dataset, results, scenario)
         path.write_text(json.dumps(_plain(output), indent=1), encoding="utf-8")
-    print(f"\nResults: {path.relative_to(REPO)}. Load average at the end: {os.getloadavg()[0]:.2f} (fit and sample "
+    print(f"\nResults: {path}. Load average at the end: {os.getloadavg()[0]:.2f} (fit and sample "
           "seconds are comparable across runs only on an idle machine).")
 
 
