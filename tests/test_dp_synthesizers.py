@@ -374,3 +374,14 @@ def test_noise_alone_almost_never_releases_a_bound():
     flat_four_sigma = int((noise_only.max(axis=1) > 4 * 3.0).sum())
     assert flat_four_sigma >= 4
     assert released <= 1
+
+
+def test_the_bounds_reach_a_weaker_bucket_next_to_the_data_but_not_a_far_one():
+    from perpetuum.tabular.dp.private_bounds import MAGNITUDES, bounds_from_counts
+
+    counts = np.zeros(2 * MAGNITUDES + 1)
+    counts[MAGNITUDES + 3:MAGNITUDES + 5] = 100.0  # values in (3, 15]: far above every line
+    counts[MAGNITUDES + 5] = 3.5  # (15, 31]: a thin real edge, under the 4.8-sigma line, next to the data
+    counts[MAGNITUDES + 2] = 2.0  # (1, 3]: next to the data but under the neighbour line too
+    counts[MAGNITUDES - 30] = 4.5  # a bucket near -2^30, alone: needs the full line
+    assert bounds_from_counts(counts, 1.0) == (3.0, 31.0)
