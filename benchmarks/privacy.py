@@ -94,8 +94,10 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synthetic: pd.DataFrame) -> d
         if pd.api.types.is_integer_dtype(train[column]) and not pd.api.types.is_integer_dtype(synthetic[column]):
             synthetic[column] = pd.to_numeric(synthetic[column], errors="coerce").round().astype("Int64")
     utility = tstr(synthetic, test, TARGET, seed=SEED)
+    shapes = column_shapes(train, synthetic)
     return {
-        "shapes": column_shapes(train, synthetic)["score"],
+        "shapes": shapes["score"],
+        "shapes_per_column": shapes["per_column"],  # to find the column when a fit's Shapes falls
         "trends": column_pair_trends(train, synthetic)["score"],
         "tstr_auc": utility.get("auc", float("nan")),
         "dcr_share": dcr_share(train, synthetic, test, seed=SEED)["share"],
