@@ -351,10 +351,8 @@ def default_target_weight(n_columns: int, degree: int) -> float:
     Measured on Adult at epsilon 3 (benchmarks/results/privacy_aim_fits/): the other columns' count (14), the old
     default, spent AIM's rounds on the target and left strong feature pairs unmeasured (pair trends 0.887, TSTR AUC
     0.855); 3 measured those pairs but fewer of the target's (0.907, 0.850); this rule's 6.5 gave 0.910 and 0.857."""
-    from math import comb
-
-    holding = comb(n_columns - 1, degree - 1)
-    return max((comb(n_columns, degree) - holding) / holding, 1.0) if holding else 1.0
+    holding = math.comb(n_columns - 1, degree - 1)
+    return max((math.comb(n_columns, degree) - holding) / holding, 1.0) if holding else 1.0
 
 
 @register("dp-aim")
@@ -365,9 +363,9 @@ class DPAIM(MarginalSynthesizer):
 
     Extra parameters: `degree` (the workload: every set of this many columns), `target` (a column the data will be
     used to predict: the workload's marginals that include it weigh `target_weight` times the others, by default
-    as much that the target's marginals together weigh as much as all the others together, so AIM measures the
-    target's dependence on the features without starving the strong pairs among them; which column is the target
-    is public, not learned from the data), `max_model_size` (MB a model may
+    so much that together they weigh as much as all the others together, so AIM measures the target's dependence
+    on the features without starving the strong pairs among them; which column is the target is public, not
+    learned from the data), `max_model_size` (MB a model may
     take; smaller is faster), `rounds` (at most; None lets AIM decide from the number of columns, about 16 per
     column). AIM starts each round at 1/rounds of the multi-way budget and quadruples it when a measurement stops
     helping, so `rounds` bounds how many marginals it can measure: with 12, Adult (15 columns) got 7, all between
