@@ -37,8 +37,9 @@ differences.
 
 --variants adds the ways of making Perpetuum's rows that README's "Rare events" compares, each one change from the
 default: p-unclean (no nearest-class cleaning), p-table (one synthesizer of the whole train part, sampled with a
-condition on the class), p-table-unclean, p-fast (the `fast` copula), p-1:4 (rows up to 1:4), and smote-1:4 (SMOTE
-to 1:4, to compare like with like). The ranks printed are among the five methods above; "among the oversamplers"
+condition on the class), p-table-unclean, p-fast (the `fast` copula), p-1:4 (rows up to 1:4), smote-1:4 (SMOTE
+to 1:4, to compare like with like), and p-auto (`Rebalancer(ratio="auto", estimator=<the classifier>)`: no rows,
+1:4 or 1:1, chosen for each classifier by 3-fold cross-validation inside the train part). The ranks printed are among the five methods above; "among the oversamplers"
 ranks every oversampling method run, variants included.
 
 Results: benchmarks/results/rare_events.json (per table, per fold, per method and classifier; the ranks; the
@@ -92,6 +93,8 @@ VARIANTS: dict = {
     "p-fast": {"model": "fast"},
     "p-1:4": {"ratio": "1:4"},
     "smote-1:4": None,
+    # the ratio (none, 1:4 or 1:1) chosen for each classifier by 3-fold cross-validation inside the train part
+    "p-auto": {"ratio": "auto"},
 }
 
 SCORES = ["pr_auc", "roc_auc", "best_f1"]
@@ -171,8 +174,11 @@ class Table:
 # --- methods ----------------------------------------------------------------------------------------------------
 
 
-def training_set(method: str, table: Table, train_index: np.ndarray, fold_seed: int):
-    """(features, labels, seconds) of the training set `method` builds from the train part of a fold."""
+def training_set(method: str, table: Table, train_index: np.ndarray, fold_seed: int, for_classifier: str = "",
+                 choices: list | None = None):
+    """(features, labels, seconds) of the training set `method` builds from the train part of a fold
+    (`for_classifier`: the classifier a ratio="auto" variant chooses its ratio for; its choice is appended to
+    `choices`)."""
     started = time.perf_counter()
     features = table.matrix.iloc[train_index].reset_index(drop=True)
     labels = table.labels[train_index]
@@ -193,12 +199,22 @@ def training_set(method: str, table: Table, train_index: np.ndarray, fold_seed: 
     from perpetuum.tabular import Rebalancer
 
     options = {**DEFAULT_PERPETUUM, **(VARIANTS.get(method) or {})}
+    if options.get("ratio") == "auto":
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        # the classifier sees the package's matrix; Perpetuum learns the decoded table
+        encoder = FunctionTransformer(lambda rows: table.encode(rows).to_numpy())
+        options["estimator"] = make_pipeline(encoder, classifier(for_classifier, table.labels, weighted=False))
     decoded = table.decoded.iloc[train_index].reset_index(drop=True)
     with warnings.catch_warnings():
         # the decoded one-hot columns mix number-like levels with "(first)": categorical, as the warning says
         warnings.simplefilter("ignore", UserWarning)
-        rows, new_labels = Rebalancer(**options, seed=fold_seed).fit_resample(
-            decoded.drop(columns=[TARGET]), decoded[TARGET].to_numpy())
+        rebalancer = Rebalancer(**options, seed=fold_seed)
+        rows, new_labels = rebalancer.fit_resample(decoded.drop(columns=[TARGET]), decoded[TARGET].to_numpy())
+    if choices is not None and hasattr(rebalancer, "ratio_choice_"):
+        choice = rebalancer.ratio_choice_
+        choices.append({"ratio": choice.ratio, "scores": {str(k): v for k, v in choice.scores.items()}})
     x = table.encode(rows)
     return x, np.asarray(new_labels).astype(int), time.perf_counter() - started
 
@@ -232,12 +248,19 @@ def run_table(table: Table, methods: list[str]) -> dict:
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     result = {name: {clf: [] for clf in CLASSIFIERS} for name in methods}
     seconds = {name: 0.0 for name in methods}
+    chosen: dict = {}  # ratio="auto" variants: the ratio chosen on each fold, per classifier
     for fold, (train_index, test_index) in enumerate(folds.split(table.matrix, table.labels)):
         test_x, test_y = table.matrix.iloc[test_index], table.labels[test_index]
         for method in methods:
-            x, y, made = training_set(method, table, train_index, SEED + fold)
-            seconds[method] += made
+            per_classifier = (VARIANTS.get(method) or {}).get("ratio") == "auto"
+            if not per_classifier:
+                x, y, made = training_set(method, table, train_index, SEED + fold)
+                seconds[method] += made
             for name in CLASSIFIERS:
+                if per_classifier:
+                    x, y, made = training_set(method, table, train_index, SEED + fold, for_classifier=name,
+                                              choices=chosen.setdefault(method, {}).setdefault(name, []))
+                    seconds[method] += made
                 started = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -247,7 +270,7 @@ def run_table(table: Table, methods: list[str]) -> dict:
                 result[method][name].append(fold_scores(test_y, probability))
     return {"rows": int(len(table.labels)), "minority": table.minority, "minority_share": table.minority / len(
         table.labels), "columns": int(table.decoded.shape[1] - 1), "categorical_columns": len(table.groups),
-        "matrix_columns": len(table.matrix_columns), "folds": result, "seconds": seconds}
+        "matrix_columns": len(table.matrix_columns), "folds": result, "seconds": seconds, "chosen_ratios": chosen}
 
 
 # --- summaries --------------------------------------------------------------------------------------------------

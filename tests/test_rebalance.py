@@ -182,3 +182,112 @@ def test_command_options_reach_the_library(tmp_path):
     assert card["rebalance"]["fit_on"] == "table" and card["rebalance"]["clean"] is False
     assert card["lineage"]["generator"]["synthesizer"] == "fast"
     assert pd.read_json(output, lines=True)["fraud"].value_counts().to_dict() == {0: 400, 1: 100}
+
+
+# --- ratio="auto": the classifier chooses how many rows help it -------------------------------------------------
+
+
+def classifier_pipeline(model=None):
+    """A classifier that takes rare_table's feature columns as they are (the channel one-hot encoded)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["channel"]),
+                                     (StandardScaler(), ["amount", "hour"]))
+    return make_pipeline(encode, model if model is not None else LogisticRegression(max_iter=1000))
+
+
+def test_choose_ratio_scores_every_candidate_on_held_out_real_rows_and_takes_the_best():
+    from perpetuum.tabular import choose_ratio
+
+    frame = rare_table(common=300, rare=40)
+    choice = choose_ratio(frame, "fraud", classifier_pipeline(), ["1:1", 0, "1:4"], cv=3, seed=1)
+    assert sorted(choice.scores) == [0.0, 0.25, 1.0]
+    assert all(len(scores) == 3 for scores in choice.fold_scores.values())
+    assert all(0.0 <= score <= 1.0 for score in choice.scores.values())
+    assert choice.scores[choice.ratio] == max(choice.scores.values())
+    assert choice == choose_ratio(frame, "fraud", classifier_pipeline(), ["1:1", 0, "1:4"], cv=3, seed=1)
+
+
+def test_a_classifier_that_rows_cannot_help_gets_no_rows():
+    from sklearn.dummy import DummyClassifier
+
+    frame = rare_table(common=300, rare=40)
+    rebalancer = Rebalancer(ratio="auto", estimator=classifier_pipeline(DummyClassifier(strategy="prior")))
+    features = frame.drop(columns=["fraud"])
+    x, y = rebalancer.fit_resample(features, frame["fraud"])
+    # every ratio scores the same (the prior), and a tie goes to the smaller ratio: nothing added
+    assert len(set(rebalancer.ratio_choice_.scores.values())) == 1
+    assert rebalancer.ratio_choice_.ratio == 0.0
+    assert x is features and len(y) == len(frame)
+    assert [(count.real, count.synthetic) for count in rebalancer.counts_] == [(300, 0), (40, 0)]
+
+
+def test_auto_adds_the_rows_of_the_chosen_ratio():
+    frame = rare_table(common=300, rare=40)
+    rebalancer = Rebalancer(ratio="auto", estimator=classifier_pipeline(), candidates=["1:4", "1:1"], seed=2)
+    x, y = rebalancer.fit_resample(frame.drop(columns=["fraud"]), frame["fraud"])
+    wanted = int(np.ceil(rebalancer.ratio_choice_.ratio * 300))
+    assert int((y == 1).sum()) == wanted and len(x) == 300 + wanted
+
+
+def test_auto_without_a_classifier_or_with_too_few_rows_is_explained():
+    frame = rare_table(common=300, rare=40)
+    with pytest.raises(ParameterError, match="needs the classifier"):
+        Rebalancer(ratio="auto").fit_resample(frame.drop(columns=["fraud"]), frame["fraud"])
+    small = rare_table(common=300, rare=12)
+    with pytest.raises(DataInputError, match="3-fold cross-validation: class 1 has 12 row"):
+        Rebalancer(ratio="auto", estimator=classifier_pipeline()).fit_resample(small.drop(columns=["fraud"]),
+                                                                               small["fraud"])
+    with pytest.raises(ParameterError, match="at least two different ratios"):
+        Rebalancer(ratio="auto", estimator=classifier_pipeline(), candidates=["1:1"]).fit_resample(
+            frame.drop(columns=["fraud"]), frame["fraud"])
+
+
+def test_command_with_ratio_auto_prints_every_candidate_and_records_the_choice_on_the_card(tmp_path):
+    source, output = tmp_path / "transactions.csv", tmp_path / "balanced.csv"
+    frame = rare_table(common=300, rare=40)
+    frame["when"] = pd.date_range("2024-01-01", periods=len(frame), freq="h")
+    frame.to_csv(source, index=False)
+    result = runner.invoke(app, ["rebalance", str(source), "--target", "fraud", "--ratio", "auto", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "--ratio auto (gradient-boosting classifier" in result.output and "none " in result.output
+    details = json.loads((tmp_path / "balanced.card.json").read_text())
+    rebalance_details = next(value for key, value in _walk(details) if key == "rebalance")
+    assert set(rebalance_details["candidate_scores"]) == {"none", "1:4", "1:1"}
+    chosen = rebalance_details["chosen_ratio"]
+    written = pd.read_csv(output)
+    wanted = {"none": 40, "1:4": 75, "1:1": 300}[chosen]
+    assert int((written["fraud"] == 1).sum()) == wanted and int((written["fraud"] == 0).sum()) == 300
+    bad = runner.invoke(app, ["rebalance", str(source), "--target", "fraud", "--ratio", "auto", "--probe", "svm",
+                              "-o", str(output)])
+    assert bad.exit_code != 0 and "--probe must be one of gradient-boosting, logistic" in bad.output
+
+
+def _walk(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key, item
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+@pytest.mark.parametrize("kind", ["gradient-boosting", "logistic"])
+def test_probe_classifiers_take_the_table_as_it_is_and_leave_identifiers_out(kind):
+    from perpetuum.tabular.probe import probe_classifier
+
+    frame = rare_table(common=200, rare=30)
+    frame["when"] = pd.date_range("2024-01-01", periods=len(frame), freq="h")
+    frame["transaction_id"] = [f"T{index:06d}" for index in range(len(frame))]
+    frame.loc[3, "channel"], frame.loc[5, "amount"] = None, np.nan
+    features = frame.drop(columns=["fraud"])
+    model = probe_classifier(kind, features).fit(features, frame["fraud"])
+    used = [name for label, _, names in model[0].transformers_ if label != "remainder" for name in names]
+    assert sorted(used) == ["amount", "channel", "hour", "when"]
+    assert model.predict_proba(features).shape == (len(frame), 2)
+    with pytest.raises(DataInputError, match="no column a classifier could learn from"):
+        probe_classifier(kind, frame[["transaction_id"]])

@@ -509,10 +509,19 @@ def rebalance(
             "--ratio",
             help=(
                 "Rows of each rarer class per row of the most common class, as RARE:COMMON: 1:1 tops every class up "
-                "to the most common one, 1:4 to a quarter of it (a number such as 0.25 works too)."
+                "to the most common one, 1:4 to a quarter of it (a number such as 0.25 works too). auto: no rows, "
+                "1:4 or 1:1, whichever trains the best --probe classifier by 3-fold cross-validation on the real rows."
             ),
         ),
     ] = "1:1",
+    probe: Annotated[
+        str,
+        typer.Option(
+            "--probe",
+            help="With --ratio auto, the classifier the rows are for: gradient-boosting (tree ensembles such as "
+                 "XGBoost) or logistic (linear models).",
+        ),
+    ] = "gradient-boosting",
     model: ModelOption = "quality",
     fit_on: Annotated[
         str,
@@ -558,14 +567,23 @@ def rebalance(
       perpetuum rebalance transactions.csv --target Class --ratio 1:1 -o balanced.csv
 
       perpetuum rebalance claims.parquet --target fraud --ratio 1:4 --model fast -o claims_balanced.parquet
+
+      perpetuum rebalance transactions.csv --target Class --ratio auto --probe logistic -o balanced.csv
     """
     from perpetuum.workflow import rebalance as rebalance_table
 
     run = rebalance_table(data, target, output, ratio=ratio, model=model, fit_on=fit_on, clean=not no_clean,
                           seed=seed, schema=schema, table=table, query=query, encoding=encoding,
-                          generation=generation, verbose=not quiet)
+                          generation=generation, probe=probe, verbose=not quiet)
     if quiet:
         return
+    if run.ratio_choice is not None:
+        from perpetuum.tabular.ratio_search import ratio_text
+
+        scores = ", ".join(f"{ratio_text(share)} {score:.3f}" for share, score in run.ratio_choice.scores.items())
+        chosen = run.ratio_choice.ratio
+        console.print(f"  --ratio auto ({probe} classifier, {run.ratio_choice.scoring}, 3-fold CV): {scores}; "
+                      f"chosen: {'no synthetic rows' if chosen == 0 else ratio_text(chosen)}")
     for count in run.counts:
         added = f" + {count.synthetic:,} synthetic" if count.synthetic else ""
         console.print(f"  {_escape(target)} = {_escape(repr(count.value))}: {count.real:,} real{added} = "

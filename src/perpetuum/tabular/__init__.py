@@ -4,6 +4,7 @@
 from perpetuum.tabular.base import Synthesizer
 from perpetuum.tabular.conditions import Between
 from perpetuum.tabular.oversample import MIN_CLASS_ROWS, Rebalancer, oversample
+from perpetuum.tabular.ratio_search import RatioChoice, choose_ratio
 from perpetuum.tabular.registry import available_synthesizers, get_synthesizer, load_synthesizer, register
 
 # importing the modules registers the built-in synthesizers
@@ -12,4 +13,4 @@ from perpetuum.tabular import copula as _copula  # noqa: E402,F401
 from perpetuum.tabular import dp as _dp  # noqa: E402,F401
 
 
-__all__ = ["MIN_CLASS_ROWS", "Between", "Rebalancer", "Synthesizer", "oversample", "available_synthesizers", "get_synthesizer", "load_synthesizer", "register"]
+__all__ = ["MIN_CLASS_ROWS", "Between", "RatioChoice", "Rebalancer", "Synthesizer", "choose_ratio", "oversample", "available_synthesizers", "get_synthesizer", "load_synthesizer", "register"]

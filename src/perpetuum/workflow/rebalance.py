@@ -37,6 +37,7 @@ class RebalanceRun:
     files: dict[str, str]
     seconds: float
     card: dict = field(default_factory=dict, repr=False)
+    ratio_choice: object = None  # with ratio="auto": the RatioChoice (chosen ratio, every candidate's score)
 
 
 def rebalance(
@@ -54,6 +55,7 @@ def rebalance(
     query: str | None = None,
     encoding: str = "utf-8",
     generation: int | None = None,
+    probe: str = "gradient-boosting",
     verbose: bool = False,
 ) -> RebalanceRun:
     """Add synthetic rows of each class of `target` that has fewer rows than `ratio` asks, and write the table.
@@ -61,11 +63,15 @@ def rebalance(
     data: a file path or SQL URL (with `table` or `query`), or a DataFrame. ratio: "RARE:COMMON" ("1:1", "1:4") or
     a number, the rows of each rarer class per row of the most common class. output: where to write (the format
     from its extension, a card beside it); None writes nothing. A class below the ratio with fewer than
-    `perpetuum.tabular.MIN_CLASS_ROWS` real rows is refused with an error naming it. schema: a TableSchema or the
+    `perpetuum.tabular.MIN_CLASS_ROWS` real rows is refused with an error naming it. ratio="auto": no rows, 1:4 or
+    1:1, whichever trains the best `probe` classifier ("gradient-boosting" or "logistic", `perpetuum.tabular.probe`)
+    by 3-fold cross-validation on the real rows (`perpetuum.tabular.choose_ratio`). schema: a TableSchema or the
     path of one. The other parameters: `perpetuum.tabular.oversample`.
     """
     from perpetuum.schema import TableSchema
     from perpetuum.tabular import oversample
+    from perpetuum.tabular.oversample import ClassCount
+    from perpetuum.tabular.ratio_search import ratio_text
     from perpetuum.workflow.tables import read_source
 
     if output is not None:
@@ -77,17 +83,36 @@ def rebalance(
     if isinstance(schema, (str, Path)):
         schema = TableSchema.from_json(schema)
     started = time.perf_counter()
-    with progress_bar(f"Making rare-class rows of {target!r} with {model}", verbose=verbose):
-        combined, synthetic, counts = oversample(frame, target, ratio, model=model, fit_on=fit_on, clean=clean,
-                                                 schema=schema, seed=seed)
+    choice = None
+    if isinstance(ratio, str) and ratio.strip().lower() == "auto":
+        from perpetuum.tabular import choose_ratio
+        from perpetuum.tabular.probe import probe_classifier
+
+        estimator = probe_classifier(probe, frame.drop(columns=[target]), seed=seed)
+        with progress_bar(f"Choosing how many rows of {target!r} help a {probe} classifier (3-fold CV)",
+                          verbose=verbose):
+            choice = choose_ratio(frame, target, estimator, cv=3, seed=seed, model=model, fit_on=fit_on,
+                                  clean=clean, schema=schema)
+    if choice is not None and choice.ratio == 0.0:
+        counts = [ClassCount(value, int(count), 0) for value, count in frame[target].value_counts().items()]
+        combined, synthetic = frame, frame.iloc[:0]
+    else:
+        with progress_bar(f"Making rare-class rows of {target!r} with {model}", verbose=verbose):
+            combined, synthetic, counts = oversample(frame, target, choice.ratio if choice else ratio, model=model,
+                                                     fit_on=fit_on, clean=clean, schema=schema, seed=seed)
     seconds = time.perf_counter() - started
-    run = RebalanceRun(table=combined, synthetic=synthetic, counts=counts, files={}, seconds=seconds)
+    run = RebalanceRun(table=combined, synthetic=synthetic, counts=counts, files={}, seconds=seconds,
+                       ratio_choice=choice)
     if output is None:
         return run
     write_table(combined, output)
     rare = [count.value for count in counts if count.synthetic > 0]
     details = {"rebalance": {
         "target": target, "ratio": str(ratio), "fit_on": fit_on, "clean": clean, "real_rows": len(frame),
+        **({"chosen_ratio": ratio_text(choice.ratio), "probe": probe, "scoring": choice.scoring,
+            "folds": choice.folds,
+            "candidate_scores": {ratio_text(share): score for share, score in choice.scores.items()}}
+           if choice else {}),
         "synthetic_rows": len(synthetic), "real_rows_first": True,
         "classes": [{"value": count.value if isinstance(count.value, (str, int, float)) else str(count.value),
                      "real": count.real, "synthetic": count.synthetic} for count in counts],
