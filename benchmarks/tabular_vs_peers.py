@@ -17,7 +17,9 @@ is reported too. Scores are computed afterwards, in this process:
 - TSTR AUC: XGBoost (same hyper-parameters for every model) trained on the synthetic rows, tested on the real 20%;
 - DCR share, exact copies and detection: `perpetuum.evaluate` (see their docstrings).
 The real 20% is also scored as if it were synthetic (Shapes, Trends, detection against the training rows): the
-level a fresh real sample of that size reaches, which on small tables is well below 1.
+level a fresh real sample of that size reaches, which on small tables is well below 1. So are five resamples
+(with replacement, as many rows) of the training rows themselves: what a model that had learned the training rows
+exactly would score at the synthetic sample's size, the ceiling that sampling noise sets on Shapes and Trends.
 Results go to benchmarks/results/tabular_vs_peers.json for Adult, tabular_vs_peers_<table>.json for the others
 (with _quick before .json for --quick); a run with some models updates those models' entries and keeps the others.
 """
@@ -201,6 +203,18 @@ def real_holdout_reference(train: pd.DataFrame, test: pd.DataFrame) -> dict:
     }
 
 
+def resample_reference(train: pd.DataFrame, repeats: int = 5) -> dict:
+    """Shapes and Trends of resamples (with replacement, as many rows) of the training rows themselves: what a model
+    that had learned the training rows exactly would score at this sample size, the ceiling set by sampling noise."""
+    scores = [sdmetrics_quality(train, train.sample(len(train), replace=True, random_state=SEED + repeat)
+                                .reset_index(drop=True)) for repeat in range(repeats)]
+    summary = {"repeats": repeats}
+    for key, name in (("shapes", "Column Shapes"), ("trends", "Column Pair Trends")):
+        values = [score[name] for score in scores]
+        summary[key], summary[f"{key}_min"], summary[f"{key}_max"] = float(np.mean(values)), min(values), max(values)
+    return summary
+
+
 def column_types(frame: pd.DataFrame) -> dict:
     from perpetuum.evaluate.encoding import is_numeric
 
@@ -354,6 +368,7 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
     real_auc = xgboost_auc(train, test, table.target)
     reference = real_holdout_reference(train, test)
+    resampled = resample_reference(train)
 
     config = {
         "data": str(args.data.resolve()) if args.table == "adult" else args.table,
@@ -381,6 +396,9 @@ def main(argv: list[str] | None = None) -> None:
     ordered = {model: results[model] for model in CHOICES if model in results}
     print()
     print_table(ordered, real_auc, reference)
+    print(f"resamples of the training rows ({resampled['repeats']}, the sampling-noise ceiling at {len(train)} rows): "
+          f"Shapes {resampled['shapes']:.3f}, Trends {resampled['trends']:.3f} "
+          f"({resampled['trends_min']:.3f}-{resampled['trends_max']:.3f})")
     output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "tabular_vs_peers",
@@ -390,6 +408,7 @@ def main(argv: list[str] | None = None) -> None:
         "xgboost_params": XGBOOST_PARAMS,
         "train_on_real_auc": real_auc,
         "real_holdout_reference": reference,
+        "train_resample_reference": resampled,
         "targets_for_perpetuum_quality": TARGETS,
         "results": ordered,
     }
