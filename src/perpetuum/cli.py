@@ -560,7 +560,9 @@ def rebalance(
     again (--no-clean keeps it). A class needs at least 10 real rows to learn from. Train your classifier on the
     output; test it on real rows only. On 30 real imbalanced tables (benchmarks/rare_events.py, README "Rare
     events") these rows trained a better XGBoost than SMOTE or random oversampling did; for logistic regression
-    SMOTE did better, and on some tables the real rows alone are best.
+    SMOTE beat the 1:1 rows, and on some tables the real rows alone are best. --ratio auto lets the classifier
+    decide (no rows, 1:4 or 1:1, by cross-validation on the real rows): there it had no significant loss on any
+    table with either classifier, and the best median rank among the oversamplers.
 
     [bold]Examples[/bold]
 

@@ -3,8 +3,9 @@
 
 from perpetuum.tabular.base import Synthesizer
 from perpetuum.tabular.conditions import Between
-from perpetuum.tabular.oversample import MIN_CLASS_ROWS, Rebalancer, oversample
+from perpetuum.tabular.oversample import MIN_CLASS_ROWS, oversample
 from perpetuum.tabular.ratio_search import RatioChoice, choose_ratio
+from perpetuum.tabular.rebalancer import Rebalancer
 from perpetuum.tabular.registry import available_synthesizers, get_synthesizer, load_synthesizer, register
 
 # importing the modules registers the built-in synthesizers
