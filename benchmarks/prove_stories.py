@@ -60,27 +60,18 @@ def run_folder(model: str, n: int, judge: bool = False) -> Path:
     return RUNS / f"tinystories-{model}-{n}{'' if judge else '-no-judge'}"
 
 
-def recipe_without_judge() -> dict:
+def recipe_without_judge():
     """recipe:tinystories as shipped, less its `llm_judge` column. The recipe filters on no grade (its judge is not
     informative on the small model), so the judge changes no kept story; every LLM call is seeded by (run seed,
     record, column), so each story is the one the full recipe writes; and the judge's call is half the tokens of a
     record (measured on the first 127: 888 of 1,688)."""
-    import yaml
-
+    from perpetuum.pipeline import load_spec
     from perpetuum.recipes import recipe_path
 
-    path = Path(recipe_path("tinystories"))
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    columns = []
-    for column in data["columns"]:
-        if column.get("kind") == "llm_judge":
-            continue
-        if "file" in column:
-            column = {**column, "file": str(path.parent / column["file"])}
-        if "references" in column:
-            column = {**column, "references": [str(path.parent / item) for item in column["references"]]}
-        columns.append(column)
-    return {**data, "columns": columns}
+    spec = load_spec(recipe_path("tinystories"))  # resolves the recipe's word lists and references
+    columns = [column for column in spec.columns if column.kind != "llm_judge"]
+    # validated again without the judge, so nothing may refer to the dropped column
+    return load_spec(spec.model_copy(update={"columns": columns}).model_dump(exclude_unset=True))
 
 
 def generate_stories(model: str, n: int, judge: bool = False) -> Path:
@@ -92,7 +83,7 @@ def generate_stories(model: str, n: int, judge: bool = False) -> Path:
     from perpetuum.pipeline import generate, load_spec
     from perpetuum.recipes import recipe_path
 
-    spec = load_spec(recipe_path("tinystories") if judge else recipe_without_judge())
+    spec = load_spec(recipe_path("tinystories")) if judge else recipe_without_judge()
     folder = run_folder(model, n, judge)
     resume = (folder / "checkpoint").is_dir()
     print(f"recipe:tinystories on {model}: {'resuming' if resume else 'starting'} {n} records in {folder}",
