@@ -37,7 +37,8 @@ from perpetuum.errors import DataInputError, ParameterError
 MIN_CLASS_ROWS = 10
 FIT_ON = ("class", "table")
 
-__all__ = ["FIT_ON", "MIN_CLASS_ROWS", "ClassCount", "oversample", "parse_ratio", "planned_counts"]
+__all__ = ["FIT_ON", "MIN_CLASS_ROWS", "ClassCount", "oversample", "parse_ratio", "planned_counts",
+           "unchanged_counts"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ def planned_counts(labels: pd.Series, ratio) -> list[ClassCount]:
         )
     wanted = int(np.ceil(share * int(counts.iloc[0]) - 1e-9))
     return [ClassCount(value, int(count), max(0, wanted - int(count))) for value, count in counts.items()]
+
+
+def unchanged_counts(labels: pd.Series) -> list[ClassCount]:
+    """Each class of `labels` (most common first) with its real rows and no synthetic ones."""
+    return [ClassCount(value, int(count), 0) for value, count in labels.value_counts(dropna=True).items()]
 
 
 def oversample(

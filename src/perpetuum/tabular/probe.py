@@ -78,7 +78,7 @@ def _column_roles(features: pd.DataFrame) -> tuple[list, list, list]:
 def _as_text(frame):
     """Categories as strings, missing ones as NaN, so mixed-type columns encode cleanly."""
     frame = pd.DataFrame(frame)
-    return frame.astype(object).where(frame.notna(), np.nan).map(lambda value: value if value is np.nan else str(value))
+    return frame.astype(str).where(frame.notna(), np.nan)
 
 
 def _datetime_seconds(frame):

@@ -25,7 +25,12 @@ from perpetuum.tabular.oversample import MIN_CLASS_ROWS, oversample, parse_ratio
 
 DEFAULT_CANDIDATES = (0.0, "1:4", "1:1")
 
-__all__ = ["DEFAULT_CANDIDATES", "RatioChoice", "choose_ratio", "ratio_text"]
+__all__ = ["DEFAULT_CANDIDATES", "RatioChoice", "choose_ratio", "is_auto", "ratio_text"]
+
+
+def is_auto(ratio) -> bool:
+    """Whether `ratio` asks for the ratio to be chosen ("auto", any case) rather than given."""
+    return isinstance(ratio, str) and ratio.strip().lower() == "auto"
 
 
 def ratio_text(share: float) -> str:
@@ -95,9 +100,8 @@ def choose_ratio(
     frame = frame[frame[target].notna()].reset_index(drop=True)
     plan = planned_counts(frame[target], shares[-1])
     rarest = plan[-1].value
-    smallest = min(count.real for count in plan if count.synthetic > 0) if any(c.synthetic for c in plan) else None
-    if smallest is not None and smallest * (cv - 1) // cv < MIN_CLASS_ROWS:
-        short = [count for count in plan if count.synthetic > 0 and count.real * (cv - 1) // cv < MIN_CLASS_ROWS]
+    short = [count for count in plan if count.synthetic > 0 and count.real * (cv - 1) // cv < MIN_CLASS_ROWS]
+    if short:
         described = "; ".join(f"class {count.value!r} has {count.real} row(s)" for count in short)
         raise DataInputError(
             f"too few rows to choose a ratio by {cv}-fold cross-validation: {described} of {target!r}, so an inner "

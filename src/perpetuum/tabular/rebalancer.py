@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from perpetuum.errors import DataInputError, ParameterError
-from perpetuum.tabular.oversample import ClassCount, oversample
-from perpetuum.tabular.ratio_search import DEFAULT_CANDIDATES, choose_ratio
+from perpetuum.tabular.oversample import oversample, unchanged_counts
+from perpetuum.tabular.ratio_search import DEFAULT_CANDIDATES, choose_ratio, is_auto
 
 __all__ = ["Rebalancer"]
 
@@ -72,10 +72,10 @@ class Rebalancer:
         table = features.assign(**{name: labels.to_numpy()})
         options = {"model": self.model, "fit_on": self.fit_on, "clean": self.clean, "params": self.params}
         ratio = self.ratio
-        if isinstance(ratio, str) and ratio.strip().lower() == "auto":
+        if is_auto(ratio):
             ratio = self._choose(table, name, options)
             if ratio == 0.0:
-                self.counts_ = [ClassCount(value, int(count), 0) for value, count in labels.value_counts().items()]
+                self.counts_ = unchanged_counts(labels)
                 return (np.asarray(X) if as_array else X), np.asarray(y)
         combined, _, self.counts_ = oversample(table, name, ratio, **options, seed=self.seed, verbose=self.verbose)
         new_y = combined.pop(name).to_numpy()

@@ -70,8 +70,8 @@ def rebalance(
     """
     from perpetuum.schema import TableSchema
     from perpetuum.tabular import oversample
-    from perpetuum.tabular.oversample import ClassCount
-    from perpetuum.tabular.ratio_search import ratio_text
+    from perpetuum.tabular.oversample import unchanged_counts
+    from perpetuum.tabular.ratio_search import is_auto, ratio_text
     from perpetuum.workflow.tables import read_source
 
     if output is not None:
@@ -84,7 +84,7 @@ def rebalance(
         schema = TableSchema.from_json(schema)
     started = time.perf_counter()
     choice = None
-    if isinstance(ratio, str) and ratio.strip().lower() == "auto":
+    if is_auto(ratio):
         from perpetuum.tabular import choose_ratio
         from perpetuum.tabular.probe import probe_classifier
 
@@ -94,7 +94,7 @@ def rebalance(
             choice = choose_ratio(frame, target, estimator, cv=3, seed=seed, model=model, fit_on=fit_on,
                                   clean=clean, schema=schema)
     if choice is not None and choice.ratio == 0.0:
-        counts = [ClassCount(value, int(count), 0) for value, count in frame[target].value_counts().items()]
+        counts = unchanged_counts(frame[target])
         combined, synthetic = frame, frame.iloc[:0]
     else:
         with progress_bar(f"Making rare-class rows of {target!r} with {model}", verbose=verbose):
