@@ -26,7 +26,6 @@ import asyncio
 import gzip
 import json
 import os
-import re
 from collections import Counter
 import sys
 import time
@@ -35,6 +34,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from llm_throughput import write_report  # noqa: E402
 from recipe_runs import git_commit  # noqa: E402
+
+from perpetuum.prove.code_tasks import ANSWER_INSTRUCTION  # noqa: E402
+from perpetuum.prove.code_tasks import program_of as code_program_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -48,13 +50,6 @@ SPEED_PROMPTS = [
     "Describe a busy market on a Saturday morning.",
     "Write a letter to a friend about a trip to the mountains.",
 ]
-ANSWER_INSTRUCTION = (
-    "Complete the following Python function. Answer with the complete function (its imports, signature, docstring "
-    "and body) in one ```python code block.\n\n```python\n{prompt}```"
-)
-CODE_BLOCK = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
-
-
 def humaneval_problems() -> list[dict]:
     with gzip.open(HUMANEVAL, "rt") as handle:
         return [json.loads(line) for line in handle if line.strip()]
@@ -62,12 +57,7 @@ def humaneval_problems() -> list[dict]:
 
 def program_of(problem: dict, answer: str) -> str:
     """The code to run: the answer's first code block, completed from the prompt when it lacks the function."""
-    match = CODE_BLOCK.search(answer)
-    code = match.group(1) if match else answer
-    if not re.search(rf"^\s*def\s+{re.escape(problem['entry_point'])}\s*\(", code, re.M):
-        return problem["prompt"] + code  # a body only: the prompt supplies the signature
-    imports = "\n".join(line for line in problem["prompt"].splitlines() if re.match(r"\s*(import|from)\s", line))
-    return f"{imports}\n{code}" if imports else code
+    return code_program_of(problem["prompt"], problem["entry_point"], answer)
 
 
 def run_humaneval(name: str, threads: int | None, parallel: int) -> dict:

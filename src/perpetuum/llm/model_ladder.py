@@ -74,11 +74,18 @@ class LadderModel:
     def installed(self) -> bool:
         return all(importlib.util.find_spec(_module_name(package)) is not None for package in self.packages)
 
+    def shipped_path(self) -> Path:
+        """The GGUF file as its packages ship it (joined into the cache for a chunked model), never re-encoded:
+        what a trainer starts from."""
+        if not self.chunked:
+            return _gguf_inside(self.packages[0], self.install_hint)
+        return self.path()
+
     def path(self) -> Path:
         """The model's GGUF file, assembled into the cache on first use; ModelFileError naming the fix if the
         packages are missing or the file fails its checks."""
         if not self.chunked:
-            packaged = _gguf_inside(self.packages[0], self.install_hint)
+            packaged = self.shipped_path()
             if self.weight_type is None:
                 return packaged
             return requantized(packaged, model_cache_folder() / self.file_name, self.weight_type)

@@ -7,9 +7,12 @@
 `perpetuum prove stories|code` is the command. Needs the train extra: pip install 'perpetuum[train]'.
 """
 
-from perpetuum.prove.code import code_estimate
+from perpetuum.prove.code import code_estimate, prove_code, read_exercises
+from perpetuum.prove.code_report import write_code_report
+from perpetuum.prove.code_tasks import benchmark_tasks
 from perpetuum.prove.inputs import read_texts
 from perpetuum.prove.report import write_report
 from perpetuum.prove.stories import ARMS, prove_stories
 
-__all__ = ["ARMS", "code_estimate", "prove_stories", "read_texts", "write_report"]
+__all__ = ["ARMS", "benchmark_tasks", "code_estimate", "prove_code", "prove_stories", "read_exercises", "read_texts",
+           "write_code_report", "write_report"]

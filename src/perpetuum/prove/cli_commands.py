@@ -1,4 +1,4 @@
-"""`perpetuum prove stories|code`: thin typer commands over `perpetuum.prove.prove_stories` and `code_estimate`.
+"""`perpetuum prove stories|code`: thin typer commands over `perpetuum.prove.prove_stories` and `prove_code`.
 
 The main CLI wires them in with its error handler: `register_commands(app, wrap=_friendly_errors)`.
 """
@@ -79,33 +79,89 @@ def stories_command(
 
 
 def code_command(
-    dataset: Annotated[Optional[Path], typer.Argument(help="A generated recipe:python_exercises folder (its passing "
-                                                      "exercises are counted).", show_default=False)] = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Fine-tuning passes in the estimate.")] = 3,
+    dataset: Annotated[Path, typer.Argument(help="A generated recipe:python_exercises run: its folder (kept and "
+                                            "dropped records, or the checkpoint of an unfinished run) or a .jsonl "
+                                            "file of records.")],
+    benchmark: Annotated[Optional[Path], typer.Option("--benchmark", help="Held-out problems in HumanEval's "
+                                                      "format (.jsonl or .jsonl.gz with prompt, test, entry_point).",
+                                                      show_default=False)] = None,
+    student: Annotated[str, typer.Option("--student", help="The model to fine-tune: a ladder name, a .gguf file or "
+                                         "a Hugging Face folder.")] = "smollm2-135m",
+    device: Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when torch sees one), cuda or cpu. On "
+                                        "a CPU the command only prints the estimate unless --device cpu.")] = "auto",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for result.json, report.html "
+                                                   "and plots/ (default: DATASET/prove-code).",
+                                                   show_default=False)] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per fine-tuned arm.")] = 3,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over each arm's exercises.")] = 3,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="AdamW peak learning rate.")] = 5e-5,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Longest answer.")] = 512,
+    estimate: Annotated[bool, typer.Option("--estimate", help="Print the compute estimate; train nothing.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="First seed; the same seed gives the same numbers.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")] = False,
 ) -> None:
-    """Say whether proving code data by training fits this machine, with the compute arithmetic.
+    """Fine-tune a small code model on the exercises that passed their tests, on as many that failed them, and
+    not at all; score every model's answers to held-out exercises (and a benchmark) in the sandbox.
 
-    On 2 CPU cores nothing meaningful fits: a model small enough to train passes no exercise, and one that could
-    pass them needs far more compute than these cores give. Nothing is trained; the estimate is printed.
+    [bold]Examples[/bold]
+
+      perpetuum prove code out/python_exercises --benchmark HumanEval.jsonl.gz      # on a machine with a GPU
+
+      perpetuum prove code out/python_exercises --estimate
     """
     from perpetuum.prove.code import CPU_FLOPS, GPU_FLOPS, code_estimate
 
-    estimate = code_estimate(dataset, epochs=epochs)
-    scratch, tune = estimate["from_scratch"], estimate["lora_fine_tune"]
-    source = "counted in the dataset" if estimate["exercises_counted_from_dataset"] else "assumed"
-    lines = [
-        "Not meaningful on this machine: nothing was trained.",
-        f"Why: {estimate['reason']}.",
-        f"From scratch (phi-1-small scale, {scratch['parameters'] / 1e6:.0f} M parameters x "
-        f"{scratch['tokens'] / 1e9:.0f} B tokens): 6 x N x D = {scratch['flops']:.1e} FLOPs; "
-        f"{scratch['cpu']} at {CPU_FLOPS:.0e} FLOP/s (2 CPU cores, optimistic), {scratch['gpu']} on one GPU "
-        f"at {GPU_FLOPS:.0e} FLOP/s.",
-        f"LoRA fine-tune of SmolLM2-135M on {estimate['exercises']:,} passing exercises ({source}) x "
-        f"{tune['epochs']} epochs = {tune['tokens']:,} tokens: {tune['flops']:.1e} FLOPs; {tune['cpu']} on the "
-        f"CPUs, {tune['gpu']} on one GPU. Blocked here: {tune['blocker']}.",
-    ]
-    for line in lines:
-        console.print(line, markup=False, highlight=False)
+    say = (lambda line: None) if quiet else (lambda line: console.print(line, markup=False, highlight=False))
+    figures = code_estimate(dataset, epochs=epochs)
+    scratch, tune = figures["from_scratch"], figures["fine_tune"]
+    gpu = device.startswith("cuda") or (device == "auto" and _cuda_available())
+    if estimate or not (gpu or device == "cpu"):
+        lines = [] if estimate else ["No GPU here: nothing was trained. Pass --device cpu to fine-tune on the CPUs "
+                                     f"anyway (about {tune['cpu']} per model), or run it where a GPU is."]
+        lines += [
+            f"Why a GPU: {figures['reason']}.",
+            f"Fine-tune of SmolLM2-135M on {figures['exercises']:,} passing exercises "
+            f"({'counted in the dataset' if figures['exercises_counted_from_dataset'] else 'assumed'}) x "
+            f"{tune['epochs']} epochs = {tune['tokens']:,} tokens, plus the answers: {tune['flops']:.1e} FLOPs "
+            f"per model; {tune['cpu']} at {CPU_FLOPS:.0e} FLOP/s (2 CPU cores, optimistic), {tune['gpu']} on one "
+            f"GPU at {GPU_FLOPS:.0e} FLOP/s.",
+            f"From scratch (phi-1-small scale, {scratch['parameters'] / 1e6:.0f} M parameters x "
+            f"{scratch['tokens'] / 1e9:.0f} B tokens): 6 x N x D = {scratch['flops']:.1e} FLOPs; {scratch['cpu']} "
+            f"on the CPUs, {scratch['gpu']} on one GPU.",
+        ]
+        for line in lines:
+            console.print(line, markup=False, highlight=False)
+        return
+    from perpetuum.prove.code import prove_code, read_exercises
+    from perpetuum.prove.code_report import write_code_report
+    from perpetuum.prove.code_tasks import benchmark_tasks
+
+    problems = benchmark_tasks(benchmark) if benchmark else None
+    result = prove_code(read_exercises(dataset), benchmark=problems, student=student, seeds=seeds, epochs=epochs,
+                        learning_rate=learning_rate, max_new_tokens=max_new_tokens, device=device, seed=seed,
+                        log=say)
+    result["inputs"]["dataset"] = str(dataset)
+    if benchmark:
+        result["inputs"]["benchmark"] = str(benchmark)
+    target = output or (dataset / "prove-code" if dataset.is_dir() else dataset.with_name(dataset.name + ".prove"))
+    try:
+        paths = write_code_report(result, target)
+    except OSError as error:
+        raise ParameterError(f"cannot write to {str(target)!r}: {error.strerror or error}") from None
+    for arm, data in result["arms"].items():
+        cells = [f"{metric} {data['summary'][metric]['mean']:.3f}" for metric in ("benchmark_pass_rate",
+                 "heldout_pass_rate") if metric in data["summary"]]
+        say(f"{arm:>12}: " + ", ".join(cells))
+    if not quiet:
+        console.print(f"{result['seconds']:.1f} s. Report: [bold]{paths['html']}[/bold] (JSON: {paths['json']})")
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 def register_commands(app: typer.Typer, wrap: Callable = lambda command: command) -> None:

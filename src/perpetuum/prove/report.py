@@ -18,7 +18,7 @@ import jinja2
 
 from perpetuum.collapse.report import COLOURS
 
-__all__ = ["json_ready", "write_report"]
+__all__ = ["interval_text", "json_ready", "metric_by_arm_svg", "plot_axes", "svg_bytes", "write_report"]
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -54,7 +54,7 @@ from the recipe's opening sentence. Values: mean over seeds [95 % t-interval].</
 """
 
 
-def _svg(figure) -> bytes:
+def svg_bytes(figure) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -64,7 +64,7 @@ def _svg(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _axes(width=5.4, height=3.3):
+def plot_axes(width=5.4, height=3.3):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -79,7 +79,7 @@ def _axes(width=5.4, height=3.3):
 
 def learning_curves_svg(result: dict) -> bytes:
     """Validation loss of each arm's own validation split against tokens seen; one line per seed."""
-    figure, axis = _axes()
+    figure, axis = plot_axes()
     for index, (arm, data) in enumerate(result["arms"].items()):
         for number, run in enumerate(data["runs"]):
             curve = run["curve"]
@@ -89,25 +89,32 @@ def learning_curves_svg(result: dict) -> bytes:
     axis.set_xlabel("tokens seen", fontsize=8)
     axis.set_ylabel("validation loss (own split, nats/token)", fontsize=8)
     axis.legend(fontsize=7, frameon=False)
-    return _svg(figure)
+    return svg_bytes(figure)
 
 
-def perplexity_svg(result: dict) -> bytes:
-    """Held-out real perplexity by arm: the mean and its interval, and each seed as a dot."""
-    figure, axis = _axes(4.6, 3.3)
-    for index, (arm, data) in enumerate(result["arms"].items()):
-        summary = data["summary"]["heldout_perplexity"]
+def metric_by_arm_svg(result: dict, metric: str, label: str) -> bytes:
+    """One metric by arm: the mean over seeds and its interval, and each seed as a dot."""
+    figure, axis = plot_axes(4.6, 3.3)
+    arms = [(arm, data) for arm, data in result["arms"].items() if data["summary"].get(metric, {}).get("mean")
+            is not None]
+    for index, (arm, data) in enumerate(arms):
+        summary = data["summary"][metric]
         colour = COLOURS[index % len(COLOURS)]
         axis.errorbar([index], [summary["mean"]], yerr=[[summary["mean"] - summary["low"]],
                                                         [summary["high"] - summary["mean"]]],
                       fmt="s", color=colour, capsize=4)
         axis.scatter([index] * len(summary["values"]), summary["values"], color=colour, s=10, alpha=0.6)
-    axis.set_xticks(range(len(result["arms"])), list(result["arms"]), fontsize=7, rotation=15)
-    axis.set_ylabel("held-out real perplexity (lower is better)", fontsize=8)
-    return _svg(figure)
+    axis.set_xticks(range(len(arms)), [arm for arm, _ in arms], fontsize=7, rotation=15)
+    axis.set_ylabel(label, fontsize=8)
+    return svg_bytes(figure)
 
 
-def _cell(summary: dict) -> str:
+def perplexity_svg(result: dict) -> bytes:
+    """Held-out real perplexity by arm."""
+    return metric_by_arm_svg(result, "heldout_perplexity", "held-out real perplexity (lower is better)")
+
+
+def interval_text(summary: dict) -> str:
     mean = summary["mean"]
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "-"
@@ -144,8 +151,8 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Does the data 
         plots.append({"name": name, "uri": "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")})
     metrics = [metric for metric in result["metrics"] if any(metric in data["summary"]
                                                                for data in result["arms"].values())]
-    rows = [[arm, data["stories"], data["training_tokens"]] + [_cell(data["summary"][metric]) for metric in metrics]
-            for arm, data in result["arms"].items()]
+    rows = [[arm, data["stories"], data["training_tokens"]]
+            + [interval_text(data["summary"][metric]) for metric in metrics] for arm, data in result["arms"].items()]
     for name, scores in result["reference"].items():
         rows.append([f"reference: {name} texts", "", ""] + [
             "-" if scores.get(metric) is None or math.isnan(scores[metric]) else f"{scores[metric]:.3f}"
