@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--answer-batch", type=int, default=64)
     parser.add_argument("--arms", nargs="+", default=None, help="a subset of base passed failed passed_all")

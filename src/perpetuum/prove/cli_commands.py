@@ -94,7 +94,7 @@ def code_command(
                                                    show_default=False)] = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per fine-tuned arm.")] = 3,
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over each arm's exercises.")] = 3,
-    learning_rate: Annotated[float, typer.Option("--learning-rate", help="AdamW peak learning rate.")] = 5e-5,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help="AdamW peak learning rate.")] = 1e-4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Longest answer.")] = 512,
     estimate: Annotated[bool, typer.Option("--estimate", help="Print the compute estimate; train nothing.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="First seed; the same seed gives the same numbers.")] = 0,

@@ -146,7 +146,7 @@ def _score(tuner, tasks: list[CodeTask], settings: dict) -> dict | None:
 
 
 def prove_code(records: list[dict], *, benchmark: list[CodeTask] | None = None, student: str = "smollm2-135m",
-               seeds: int = 3, epochs: int = 3, learning_rate: float = 5e-5, batch: int = 8, max_length: int = 768,
+               seeds: int = 3, epochs: int = 3, learning_rate: float = 1e-4, batch: int = 8, max_length: int = 768,
                holdout_share: float = 0.2, max_new_tokens: int = 512, answer_batch: int = 64,
                sandbox_workers: int | None = None, device: str = "auto", seed: int = 0, arms: list[str] | None = None,
                log=None, on_arm=None) -> dict:

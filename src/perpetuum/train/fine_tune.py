@@ -1,7 +1,7 @@
 """Fine-tune a local chat model on question-and-answer pairs, and let it answer: the trainer of `prove code`.
 
     model = load_causal_lm("smollm2-135m-q4_1")                   # a ladder name, a .gguf file or a HF folder
-    tuner = ChatFineTuner(model, epochs=3, learning_rate=5e-5, seed=0).fit(pairs)   # [(question, answer), ...]
+    tuner = ChatFineTuner(model, epochs=3, learning_rate=1e-4, seed=0).fit(pairs)   # [(question, answer), ...]
     tuner.answer(["Write a function ..."], max_new_tokens=512)     # greedy, batched
     tuner.history_                                                 # one row per step: loss, tokens, seconds
 
@@ -104,7 +104,7 @@ class ChatFineTuner:
     `max_length` tokens with the question; AdamW with `learning_rate`, `warmup` (a share of the steps) and cosine
     decay to zero. `epochs=0` keeps the model as it is (the baseline arm of a comparison)."""
 
-    def __init__(self, model: CausalLM, epochs: int = 3, learning_rate: float = 5e-5, batch: int = 8,
+    def __init__(self, model: CausalLM, epochs: int = 3, learning_rate: float = 1e-4, batch: int = 8,
                  max_length: int = 768, warmup: float = 0.1, weight_decay: float = 0.0, seed: int = 0,
                  system_prompt: str | None = None, progress: bool = False):
         self.model = model
