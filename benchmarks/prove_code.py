@@ -28,6 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_runs import generate_on_embedded  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = RESULTS / "prove_code_runs"  # generated exercises (git-ignored), one folder per model and size
@@ -41,24 +44,11 @@ def run_folder(model: str, n: int) -> Path:
 
 def generate_exercises(model: str, n: int) -> Path:
     """Generate (or resume) `n` recipe:python_exercises records on the embedded `model`; returns the run folder."""
-    import asyncio
-
-    from perpetuum.llm import get_backend
-    from perpetuum.pipeline import generate, load_spec
+    from perpetuum.pipeline import load_spec
     from perpetuum.recipes import recipe_path
 
     spec = load_spec(recipe_path("python_exercises"))
-    folder = run_folder(model, n)
-    resume = (folder / "checkpoint").is_dir()
-    print(f"recipe:python_exercises on {model}: {'resuming' if resume else 'starting'} {n} records in {folder}",
-          flush=True)
-    backend = get_backend("embedded", model=model)
-    try:
-        generate(spec, n, folder, resume=resume, progress=True,
-                 backends={name: backend for name in spec.backends})
-    finally:
-        asyncio.run(backend.aclose())
-    return folder
+    return generate_on_embedded(spec, n, run_folder(model, n), model, "recipe:python_exercises")
 
 
 def export_records(folder: Path, target: Path) -> Path:

@@ -33,6 +33,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_runs import generate_on_embedded  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets" / "tinystories" / "stories.txt.gz"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -77,24 +80,11 @@ def recipe_without_judge():
 def generate_stories(model: str, n: int, judge: bool = False) -> Path:
     """Generate (or resume) `n` recipe:tinystories records on the embedded `model` (without the recipe's judge
     unless `judge`); returns the run folder."""
-    import asyncio
-
-    from perpetuum.llm import get_backend
-    from perpetuum.pipeline import generate, load_spec
+    from perpetuum.pipeline import load_spec
     from perpetuum.recipes import recipe_path
 
     spec = load_spec(recipe_path("tinystories")) if judge else recipe_without_judge()
-    folder = run_folder(model, n, judge)
-    resume = (folder / "checkpoint").is_dir()
-    print(f"recipe:tinystories on {model}: {'resuming' if resume else 'starting'} {n} records in {folder}",
-          flush=True)
-    backend = get_backend("embedded", model=model)
-    try:
-        generate(spec, n, folder, resume=resume, progress=True,
-                 backends={name: backend for name in spec.backends})
-    finally:
-        asyncio.run(backend.aclose())
-    return folder
+    return generate_on_embedded(spec, n, run_folder(model, n, judge), model, "recipe:tinystories")
 
 
 def checkpoint_stories(folder: Path) -> list[str]:

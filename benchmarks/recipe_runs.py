@@ -82,3 +82,20 @@ def machine(load_before: tuple[float, float, float]) -> dict:
     """Cores, the load average before and after the run, and the llama.cpp thread setting."""
     return {"cpus": os.cpu_count(), "load_before": load_before, "load_after": os.getloadavg(),
             "llm_threads": os.environ.get("PERPETUUM_LLM_THREADS")}
+
+
+def generate_on_embedded(spec, n: int, folder: Path, model: str, label: str) -> Path:
+    """Generate (or resume, when `folder` holds a checkpoint) `n` records of `spec` on the embedded `model`."""
+    import asyncio
+
+    from perpetuum.llm import get_backend
+    from perpetuum.pipeline import generate
+
+    resume = (folder / "checkpoint").is_dir()
+    print(f"{label} on {model}: {'resuming' if resume else 'starting'} {n} records in {folder}", flush=True)
+    backend = get_backend("embedded", model=model)
+    try:
+        generate(spec, n, folder, resume=resume, progress=True, backends={name: backend for name in spec.backends})
+    finally:
+        asyncio.run(backend.aclose())
+    return folder

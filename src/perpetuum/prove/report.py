@@ -18,9 +18,11 @@ import jinja2
 
 from perpetuum.collapse.report import COLOURS
 
-__all__ = ["interval_text", "json_ready", "metric_by_arm_svg", "plot_axes", "svg_bytes", "write_report"]
+__all__ = ["PAGE_HEAD", "curves_svg", "interval_text", "json_ready", "metric_by_arm_svg", "plot_axes", "save_plots", "svg_bytes",
+           "write_report", "write_result"]
 
-TEMPLATE = """<!DOCTYPE html>
+# The head both prove pages share: no scripts and no requests (the Content-Security-Policy says so).
+PAGE_HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>{{ title }}</title>
@@ -31,7 +33,8 @@ table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ddd;paddi
 th:first-child,td:first-child{text-align:left}.settings td{text-align:left}
 pre{white-space:pre-wrap;background:#f6f6f6;padding:.6em;font-size:.85em}
 </style></head><body>
-<h1>{{ title }}</h1>
+"""
+TEMPLATE = PAGE_HEAD + """<h1>{{ title }}</h1>
 <p>The same small transformer was trained from scratch on each arm, {{ seeds }} seed(s) each, with the same compute
 budget (at most {{ budget }} tokens), a tokenizer trained on the real training stories only, and early stopping on
 each arm's own validation split. Scores are on held-out real stories and on {{ sample_count }} stories each model wrote
@@ -77,19 +80,25 @@ def plot_axes(width=5.4, height=3.3):
     return figure, axis
 
 
-def learning_curves_svg(result: dict) -> bytes:
-    """Validation loss of each arm's own validation split against tokens seen; one line per seed."""
+def curves_svg(result: dict, value: str, x_label: str, y_label: str) -> bytes:
+    """Each run's curve (rows with "tokens" and `value`) by arm, one line per seed; runs without a curve skipped."""
     figure, axis = plot_axes()
     for index, (arm, data) in enumerate(result["arms"].items()):
         for number, run in enumerate(data["runs"]):
             curve = run["curve"]
-            axis.plot([row["tokens"] for row in curve], [row["validation_loss"] for row in curve],
-                      color=COLOURS[index % len(COLOURS)], linewidth=1.2, alpha=0.8,
-                      label=arm if number == 0 else None)
-    axis.set_xlabel("tokens seen", fontsize=8)
-    axis.set_ylabel("validation loss (own split, nats/token)", fontsize=8)
+            if curve:
+                axis.plot([row["tokens"] for row in curve], [row[value] for row in curve],
+                          color=COLOURS[index % len(COLOURS)], linewidth=1.2, alpha=0.8,
+                          label=arm if number == 0 else None)
+    axis.set_xlabel(x_label, fontsize=8)
+    axis.set_ylabel(y_label, fontsize=8)
     axis.legend(fontsize=7, frameon=False)
     return svg_bytes(figure)
+
+
+def learning_curves_svg(result: dict) -> bytes:
+    """Validation loss of each arm's own validation split against tokens seen."""
+    return curves_svg(result, "validation_loss", "tokens seen", "validation loss (own split, nats/token)")
 
 
 def metric_by_arm_svg(result: dict, metric: str, label: str) -> bytes:
@@ -135,20 +144,33 @@ def json_ready(value):
     return value
 
 
-def write_report(result: dict, out_dir: str | Path, title: str = "Does the data teach? Stories") -> dict[str, Path]:
-    """Write result.json, report.html and plots/*.svg into `out_dir`; returns their paths."""
+def write_result(result: dict, out_dir: str | Path) -> tuple[dict, Path]:
+    """The result stamped with its creation time, written as strict JSON to out_dir/result.json."""
     out_dir = Path(out_dir)
-    plot_dir = out_dir / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     result = {**result, "created": result.get("created") or datetime.datetime.now(datetime.timezone.utc)
               .isoformat(timespec="seconds")}
     json_path = out_dir / "result.json"
     json_path.write_text(json.dumps(json_ready(result), indent=2, ensure_ascii=False, allow_nan=False),
                          encoding="utf-8")
+    return result, json_path
+
+
+def save_plots(figures: list[tuple[str, bytes]], plot_dir: Path) -> list[dict]:
+    """Each (name, svg) written to plot_dir/name.svg; returns {name, uri} for embedding as a data URI."""
+    plot_dir.mkdir(parents=True, exist_ok=True)
     plots = []
-    for name, svg in (("learning_curves", learning_curves_svg(result)), ("heldout_perplexity", perplexity_svg(result))):
+    for name, svg in figures:
         (plot_dir / f"{name}.svg").write_bytes(svg)
         plots.append({"name": name, "uri": "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")})
+    return plots
+
+
+def write_report(result: dict, out_dir: str | Path, title: str = "Does the data teach? Stories") -> dict[str, Path]:
+    """Write result.json, report.html and plots/*.svg into `out_dir`; returns their paths."""
+    result, json_path = write_result(result, out_dir)
+    plots = save_plots([("learning_curves", learning_curves_svg(result)),
+                        ("heldout_perplexity", perplexity_svg(result))], Path(out_dir) / "plots")
     metrics = [metric for metric in result["metrics"] if any(metric in data["summary"]
                                                                for data in result["arms"].values())]
     rows = [[arm, data["stories"], data["training_tokens"]]
@@ -172,6 +194,6 @@ def write_report(result: dict, out_dir: str | Path, title: str = "Does the data 
         descriptions=[(metric, result["metrics"][metric]) for metric in metrics], plots=plots,
         samples=[(arm, data["runs"][0]["examples"]) for arm, data in result["arms"].items()],
         created=result["created"], seconds=result["seconds"])
-    html_path = out_dir / "report.html"
+    html_path = Path(out_dir) / "report.html"
     html_path.write_text(html, encoding="utf-8")
     return {"json": json_path, "html": html_path}
