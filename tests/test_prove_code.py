@@ -76,6 +76,10 @@ def test_the_sandbox_passes_a_right_answer_and_fails_a_wrong_one():
     assert "AssertionError" in verdicts[1]["reason"]
     # A body alone (HumanEval's convention) is completed from the prompt.
     assert program_of(passed[0].prompt + "\n", "square", "    return x * x\n").startswith("def square(x):")
+    # Only the prompt's top-level imports come along: a docstring line starting "from" is prose (HumanEval/99).
+    prompt = 'import math\ndef near(value):\n    """Given a number\n    from two integers, round it."""\n'
+    program = program_of(prompt, "near", "```python\ndef near(value):\n    return math.floor(value)\n```")
+    assert program.startswith("import math\ndef near(value):")
 
 
 def test_benchmark_files_are_read_and_bad_lines_named(tmp_path):

@@ -29,6 +29,7 @@ ANSWER_INSTRUCTION = (
 )
 CODE_BLOCK = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)(?:```|\Z)", re.S)
 FUNCTION = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.M)
+IMPORT_LINE = re.compile(r"(import\s+[\w.]+|from\s+[\w.]+\s+import\s)")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ def program_of(prompt: str, entry_point: str, answer: str) -> str:
     code = match.group(1) if match else answer
     if not re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.M):
         return prompt + code  # a body only: the prompt supplies the signature
-    imports = "\n".join(line for line in prompt.splitlines() if re.match(r"\s*(import|from)\s", line))
+    # Only the prompt's top-level imports: an indented "from ..." is a docstring's prose or a body's own import.
+    imports = "\n".join(line for line in prompt.splitlines() if IMPORT_LINE.match(line))
     return f"{imports}\n{code}" if imports else code
 
 
