@@ -188,3 +188,17 @@ def test_prove_code_without_a_gpu_prints_the_estimate_and_trains_nothing(tmp_pat
     assert "5 passing exercises (counted in the dataset)" in outcome.output
     assert "1.5e+19 FLOPs" in outcome.output  # from scratch: 6 x 350 M x 7 B
     assert not (run / "prove-code").exists()
+
+
+def test_the_command_trains_on_the_cpu_when_asked_and_writes_the_report(tiny_model, tmp_path):
+    run = tmp_path / "python_exercises"
+    run.mkdir()
+    (run / "data.jsonl").write_text("".join(json.dumps(exercise(f"f{i}", i % 3 != 0)) + "\n" for i in range(12)))
+    outcome = CliRunner().invoke(app, ["prove", "code", str(run), "--student", str(tiny_model), "--device", "cpu",
+                                       "--seeds", "1", "--epochs", "1", "--max-new-tokens", "4", "-q"])
+    assert outcome.exit_code == 0, outcome.output
+    result = json.loads((run / "prove-code" / "result.json").read_text())
+    assert set(result["arms"]) == {"base", "passed", "failed", "passed_all"}
+    assert result["inputs"]["dataset"] == str(run) and (run / "prove-code" / "report.html").is_file()
+    outcome = CliRunner().invoke(app, ["prove", "code", str(tmp_path / "missing")])
+    assert outcome.exit_code != 0 and "missing" in outcome.output and "Traceback" not in outcome.output
