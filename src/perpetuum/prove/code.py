@@ -74,6 +74,9 @@ def read_exercises(path: str | Path) -> list[dict]:
     from perpetuum.prove.inputs import read_records
 
     path = Path(path)
+    if not path.exists():
+        raise DataInputError(f"{str(path)!r} does not exist; pass a recipe:python_exercises run folder (from "
+                             "`perpetuum generate`) or a .jsonl file of its records")
     if path.is_dir() and not (path / "data.jsonl").is_file() and (path / "checkpoint").is_dir():
         from perpetuum.pipeline.checkpoint import read_checkpoint_entries
 
