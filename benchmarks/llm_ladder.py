@@ -60,7 +60,25 @@ def program_of(problem: dict, answer: str) -> str:
     return code_program_of(problem["prompt"], problem["entry_point"], answer)
 
 
-def run_humaneval(name: str, threads: int | None, parallel: int) -> dict:
+def rescore(problems: list[dict], done: dict, limits, log_path: Path) -> None:
+    """Run the logged answers through the sandbox again (after a fix to how answers become programs) and
+    rewrite the log; the models are not asked again."""
+    from perpetuum.sandbox import run_python
+
+    by_id = {problem["task_id"]: problem for problem in problems}
+    changed = 0
+    for task_id, entry in done.items():
+        problem = by_id[task_id]
+        verdict = run_python(program_of(problem, entry["answer"]),
+                             tests=f"{problem['test']}\ncheck({problem['entry_point']})\n", limits=limits)
+        changed += verdict.passed != entry["passed"]
+        entry.update(passed=verdict.passed, status=verdict.status, reason=verdict.reason[:300])
+    log_path.write_text("".join(json.dumps(done[problem["task_id"]]) + "\n" for problem in problems
+                                if problem["task_id"] in done))
+    print(f"rescored {len(done)} logged answers: {changed} verdict(s) changed", flush=True)
+
+
+def run_humaneval(name: str, threads: int | None, parallel: int, rescore_logged: bool = False) -> dict:
     from perpetuum.llm import get_backend
     from perpetuum.llm.base import GenerationParams
     from perpetuum.progress import progress_bar
@@ -77,6 +95,8 @@ def run_humaneval(name: str, threads: int | None, parallel: int) -> dict:
     remaining = [problem for problem in problems if problem["task_id"] not in done]
     print(f"HumanEval on {name}: {len(done)} done earlier, {len(remaining)} to run", flush=True)
     limits = SandboxLimits(wall_seconds=15, cpu_seconds=10)
+    if rescore_logged:
+        rescore(problems, done, limits, log_path)
     started = time.perf_counter()
     if remaining:
         backend = get_backend("embedded", model=name, n_parallel=parallel, n_ctx=2048, n_threads=threads).load()
@@ -199,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=["speed", "humaneval"], default=None, help="one of the two measurements")
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the backend's)")
     parser.add_argument("--parallel", type=int, default=8, help="n_parallel for HumanEval (default 8)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="run the logged HumanEval answers through the sandbox again before any new ones")
     options = parser.parse_args(argv)
     names = options.models or [name for name, model in LADDER.items() if model.installed()]
     started = time.time()
@@ -206,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         figures = measured.setdefault(name, {})
         if options.only in (None, "humaneval"):
-            figures["humaneval"] = run_humaneval(name, options.threads, options.parallel)
+            figures["humaneval"] = run_humaneval(name, options.threads, options.parallel, options.rescore)
         if options.only in (None, "speed"):
             figures["speed"] = run_speed(name, options.threads)
     print(f"\n{'model':<22} {'tokens/s':>9} {'HumanEval pass@1':>17} {'published':>10}")
