@@ -69,6 +69,7 @@ def train(options) -> dict:
     from perpetuum.prove.code import prove_code, read_exercises
     from perpetuum.prove.code_report import write_code_report
     from perpetuum.prove.code_tasks import benchmark_tasks, exercise_tasks
+    from perpetuum.prove.report import json_ready
 
     source = options.records or run_folder(options.model, options.n)
     records = read_exercises(source)
@@ -101,12 +102,6 @@ def train(options) -> dict:
                         for arm, data in result["arms"].items()}}
     (output / "prove_code.json").write_text(json.dumps(json_ready(compact), indent=2), encoding="utf-8")
     return compact
-
-
-def json_ready(value):
-    from perpetuum.prove.report import json_ready as ready
-
-    return ready(value)
 
 
 def print_table(compact: dict) -> None:

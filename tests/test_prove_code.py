@@ -95,7 +95,7 @@ def test_benchmark_files_are_read_and_bad_lines_named(tmp_path):
     with pytest.raises(DataInputError, match="bad.jsonl: line 1 lacks test, entry_point"):
         benchmark_tasks(bad)
     bad.write_text("{not json\n")
-    with pytest.raises(DataInputError, match="line 1 is not JSON"):
+    with pytest.raises(DataInputError, match="bad.jsonl, line 1: not JSON"):
         benchmark_tasks(bad)
 
 

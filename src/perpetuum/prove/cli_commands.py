@@ -112,10 +112,10 @@ def code_command(
     from perpetuum.prove.code import CPU_FLOPS, GPU_FLOPS, code_estimate
 
     say = (lambda line: None) if quiet else (lambda line: console.print(line, markup=False, highlight=False))
-    figures = code_estimate(dataset, epochs=epochs)
-    scratch, tune = figures["from_scratch"], figures["fine_tune"]
     gpu = device.startswith("cuda") or (device == "auto" and _cuda_available())
     if estimate or not (gpu or device == "cpu"):
+        figures = code_estimate(dataset, epochs=epochs)
+        scratch, tune = figures["from_scratch"], figures["fine_tune"]
         lines = [] if estimate else ["No GPU here: nothing was trained. Pass --device cpu to fine-tune on the CPUs "
                                      f"anyway (about {tune['cpu']} per model), or run it where a GPU is."]
         lines += [

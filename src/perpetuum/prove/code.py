@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from perpetuum.errors import DataInputError, ParameterError
-from perpetuum.prove.code_tasks import CodeTask, exercise_tasks, score_answers, training_pair
-from perpetuum.prove.stories import interval
+from perpetuum.prove.code_tasks import CodeTask, exercise_tasks, question, score_answers, training_pair
+from perpetuum.prove.stories import interval, split_texts
 
 __all__ = ["ARMS", "CPU_FLOPS", "GPU_FLOPS", "code_estimate", "prove_code", "read_exercises"]
 
@@ -118,12 +118,6 @@ def code_estimate(dataset: str | Path | None = None, exercises: int = 2000, epoc
     }
 
 
-def _split(tasks: list[CodeTask], share: float, seed: int) -> tuple[list[CodeTask], list[CodeTask]]:
-    order = np.random.default_rng(seed).permutation(len(tasks))
-    held = int(round(share * len(tasks)))
-    return [tasks[i] for i in sorted(order[held:])], [tasks[i] for i in sorted(order[:held])]
-
-
 def _wilson(passed: int, total: int) -> list[float]:
     if not total:
         return [float("nan"), float("nan")]
@@ -136,8 +130,6 @@ def _wilson(passed: int, total: int) -> list[float]:
 def _score(tuner, tasks: list[CodeTask], settings: dict) -> dict | None:
     if not tasks:
         return None
-    from perpetuum.prove.code_tasks import question
-
     answers = tuner.answer([question(task) for task in tasks], max_new_tokens=settings["max_new_tokens"],
                            batch=settings["answer_batch"])
     verdicts = score_answers(tasks, answers, workers=settings["sandbox_workers"])
@@ -171,7 +163,7 @@ def prove_code(records: list[dict], *, benchmark: list[CodeTask] | None = None, 
     if len(passed) < 5:
         raise DataInputError(f"the dataset holds {len(passed)} exercise(s) that passed their tests; prove code "
                              "needs at least 5 (generate more, or with a stronger model)")
-    train_passed, heldout = _split(passed, holdout_share, seed)
+    train_passed, heldout = split_texts(passed, holdout_share, seed)
     n = min(len(train_passed), len(failed))
     if n == 0 and {"passed", "failed"} & set(arms):
         raise DataInputError("the dataset holds no exercise whose solution failed its tests (with a function and "

@@ -12,8 +12,6 @@ completed from the prompt when it holds only a body (the benchmark's own convent
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,28 +60,14 @@ def program_of(prompt: str, entry_point: str, answer: str) -> str:
     return f"{imports}\n{code}" if imports else code
 
 
-def _read_lines(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            lines = [line for line in handle if line.strip()]
-    except OSError as error:
-        raise DataInputError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
-    rows = []
-    for number, line in enumerate(lines, 1):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise DataInputError(f"{path}: line {number} is not JSON ({error.msg})") from None
-    return rows
-
-
 def benchmark_tasks(path: str | Path) -> list[CodeTask]:
     """HumanEval-style problems from a .jsonl(.gz) file: each line has prompt, test and entry_point (task_id
     optional); an answer passes when `test` followed by `check(entry_point)` runs without error."""
+    from perpetuum.prove.inputs import read_records
+
     path = Path(path)
     tasks = []
-    for number, row in enumerate(_read_lines(path), 1):
+    for number, row in enumerate(read_records(path), 1):
         missing = [key for key in ("prompt", "test", "entry_point") if not isinstance(row.get(key), str)]
         if missing:
             raise DataInputError(f"{path}: line {number} lacks {', '.join(missing)} (a benchmark line needs "
@@ -91,8 +75,6 @@ def benchmark_tasks(path: str | Path) -> list[CodeTask]:
         tests = f"{row['test']}\ncheck({row['entry_point']})\n"
         tasks.append(CodeTask(str(row.get("task_id", number)), row["prompt"], tests, row["entry_point"],
                               row.get("canonical_solution", "")))
-    if not tasks:
-        raise DataInputError(f"{path} holds no problems")
     return tasks
 
 

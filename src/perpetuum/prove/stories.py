@@ -42,7 +42,8 @@ METRICS = {"heldout_perplexity": "perplexity of the held-out real stories (per t
            "steps_trained": "optimizer steps before early stopping (the budget is the same for every arm)"}
 
 
-def split_texts(texts: list[str], share: float, seed: int) -> tuple[list[str], list[str]]:
+def split_texts(texts: list, share: float, seed: int) -> tuple[list, list]:
+    """(kept, held out): a seeded share of the items, at least one, held out; both in their original order."""
     order = np.random.default_rng(seed).permutation(len(texts))
     held = max(1, int(round(share * len(texts))))
     return [texts[i] for i in sorted(order[held:])], [texts[i] for i in sorted(order[:held])]

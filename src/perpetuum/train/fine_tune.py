@@ -160,7 +160,7 @@ class ChatFineTuner:
             raise ParameterError("no training pair fits max_length; raise it or shorten the questions")
         self.skipped_pairs_ = len(pairs) - len(examples)
         device = self.model.device
-        network = copy.deepcopy(self.model.model).to(device)
+        network = copy.deepcopy(self.model.model)  # on the loaded model's device already
         self.history_ = []
         self.tokens_trained_ = 0
         rng = np.random.default_rng(self.seed)
