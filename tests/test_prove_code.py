@@ -117,6 +117,26 @@ def test_the_fine_tuner_learns_its_pairs_and_leaves_the_loaded_model_untouched(t
         ChatFineTuner(model, epochs=-1).fit(pairs)
 
 
+def test_answers_come_back_in_the_questions_order_and_stop_after_the_first_code_block(tiny_model):
+    from perpetuum.train.fine_tune import CLOSED_CODE_BLOCK, _CodeBlockClosed
+
+    model = load_causal_lm(tiny_model, device="cpu")
+    tuner = ChatFineTuner(model, epochs=0).fit([])
+    questions = ["a much longer question than the others, " * 4, "short?", "a middling question"]
+    # Answered shortest first, one at a time here (no padding), but returned in the order asked.
+    assert tuner.answer(questions, max_new_tokens=5, batch=1) == [tuner.answer([q], max_new_tokens=5)[0]
+                                                                   for q in questions]
+    tokenizer = model.tokenizer
+    reply = tokenizer("Sure:\n```python\ndef f(x):\n    return x\n```\nAnd more text", add_special_tokens=False)
+    reply, prompt = reply["input_ids"], [5, 6, 7]
+    criterion = _CodeBlockClosed(tokenizer, len(prompt), rows=1)
+    states = [bool(criterion(torch.tensor([prompt + reply[:n]]), None)[0]) for n in range(1, len(reply) + 1)]
+    expected = [bool(CLOSED_CODE_BLOCK.search(tokenizer.decode(reply[:n]))) for n in range(1, len(reply) + 1)]
+    assert states == expected and not states[0] and states[-1]
+    closed_at = states.index(True)
+    assert tokenizer.decode(reply[:closed_at + 1]).rstrip().endswith("```") and all(states[closed_at:])
+
+
 def test_models_load_from_local_files_only_with_clear_errors(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         load_causal_lm(tmp_path / "missing.gguf", device="cpu")

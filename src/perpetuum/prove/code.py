@@ -130,8 +130,10 @@ def _wilson(passed: int, total: int) -> list[float]:
 def _score(tuner, tasks: list[CodeTask], settings: dict) -> dict | None:
     if not tasks:
         return None
+    # Generation stops at the end of the first code block: the scorer reads only that block, so verdicts are the
+    # same as generating on to max_new_tokens, at a fraction of the cost.
     answers = tuner.answer([question(task) for task in tasks], max_new_tokens=settings["max_new_tokens"],
-                           batch=settings["answer_batch"])
+                           batch=settings["answer_batch"], stop_after_code_block=True)
     verdicts = score_answers(tasks, answers, workers=settings["sandbox_workers"])
     passed = sum(verdict["passed"] for verdict in verdicts)
     for verdict, answer in zip(verdicts, answers):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,30 +215,69 @@ class ChatFineTuner:
         self.steps_ = total
         return self
 
-    def answer(self, questions: list[str], max_new_tokens: int = 512, batch: int = 32) -> list[str]:
-        """Greedy answers, `batch` questions at a time (left-padded)."""
+    def answer(self, questions: list[str], max_new_tokens: int = 512, batch: int = 32,
+               stop_after_code_block: bool = False) -> list[str]:
+        """Greedy answers, `batch` questions of similar length at a time (left-padded), in the questions' order.
+        `stop_after_code_block`: an answer ends once its first ``` code block is closed (what a code scorer reads),
+        so one rambling answer does not keep a whole batch generating to `max_new_tokens`."""
         if not hasattr(self, "network_"):
             raise ParameterError("call fit() first (fit([]) with epochs=0 for the model as it is)")
         torch = require_torch()
         tokenizer = self.model.tokenizer
-        answers = []
-        for first in range(0, len(questions), batch):
-            prompts = [self._prompt_ids(question) for question in questions[first:first + batch]]
-            width = max(len(ids) for ids in prompts)
-            ids = torch.full((len(prompts), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(prompts), width), dtype=torch.long)
-            for row, tokens in enumerate(prompts):
+        prompts = [self._prompt_ids(question) for question in questions]
+        order = sorted(range(len(prompts)), key=lambda index: len(prompts[index]))  # less padding per batch
+        answers: list[str] = [""] * len(prompts)
+        for first in range(0, len(order), batch):
+            chosen = order[first:first + batch]
+            width = max(len(prompts[index]) for index in chosen)
+            ids = torch.full((len(chosen), width), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(chosen), width), dtype=torch.long)
+            for row, index in enumerate(chosen):
+                tokens = prompts[index]
                 ids[row, width - len(tokens):] = torch.tensor(tokens)
                 mask[row, width - len(tokens):] = 1
+            stopping = [_CodeBlockClosed(tokenizer, width, len(chosen))] if stop_after_code_block else None
             with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
                                                  enabled=self.model.device.startswith("cuda")):
                 output = self.network_.generate(input_ids=ids.to(self.model.device),
                                                 attention_mask=mask.to(self.model.device),
                                                 max_new_tokens=max_new_tokens, do_sample=False,
                                                 pad_token_id=tokenizer.pad_token_id,
-                                                eos_token_id=tokenizer.eos_token_id)
-            for row in output[:, width:].tolist():
+                                                eos_token_id=tokenizer.eos_token_id,
+                                                stopping_criteria=_criteria(stopping))
+            for index, row in zip(chosen, output[:, width:].tolist()):
                 if tokenizer.eos_token_id in row:
                     row = row[: row.index(tokenizer.eos_token_id)]
-                answers.append(tokenizer.decode(row, skip_special_tokens=True))
+                answers[index] = tokenizer.decode(row, skip_special_tokens=True)
         return answers
+
+
+CLOSED_CODE_BLOCK = re.compile(r"```[^\n]*\n.*?```", re.S)
+
+
+def _criteria(criteria: list | None):
+    if not criteria:
+        return None
+    from transformers import StoppingCriteriaList
+
+    return StoppingCriteriaList(criteria)
+
+
+class _CodeBlockClosed:
+    """A per-row stopping criterion for `generate`: true once the row's new text holds a closed code block. The
+    text is decoded only when the newest token has a backtick in it, so the check costs next to nothing."""
+
+    def __init__(self, tokenizer, prompt_width: int, rows: int):
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.done = [False] * rows
+        self.backtick_ids = {token_id for token, token_id in tokenizer.get_vocab().items() if "`" in token}
+
+    def __call__(self, input_ids, scores, **kwargs):
+        torch = require_torch()
+        newest = input_ids[:, -1].tolist()
+        for row, token_id in enumerate(newest):
+            if not self.done[row] and token_id in self.backtick_ids:
+                text = self.tokenizer.decode(input_ids[row, self.prompt_width:].tolist(), skip_special_tokens=True)
+                self.done[row] = bool(CLOSED_CODE_BLOCK.search(text))
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
