@@ -4,6 +4,10 @@
     nohup nice -n 10 .venv/bin/python benchmarks/prove_code.py generate -n 160 > /tmp/prove_code.log 2>&1 &
     # 2. fine-tune and score (a GPU: minutes; 2 CPU cores: hours, see `perpetuum prove code --estimate`)
     python benchmarks/prove_code.py train --device cuda
+    # on 2 CPU cores, one seed (about 15 minutes a model), then more seeds joined into the same report
+    .venv/bin/python benchmarks/prove_code.py train --device cpu --seeds 1 --arms base passed failed
+    .venv/bin/python benchmarks/prove_code.py train --device cpu --seeds 1 --first-seed 1 --arms passed failed \
+        --add-to benchmarks/results/prove_code
     # or elsewhere: export the records, carry them with the student's .gguf file and HumanEval, then train there
     .venv/bin/python benchmarks/prove_code.py export --records records.jsonl
     python benchmarks/prove_code.py train --records records.jsonl --student SmolLM2-135M-Instruct.Q4_1.gguf \
@@ -66,7 +70,7 @@ def train(options) -> dict:
     """Fine-tune and score every arm; writes the compact JSON and the full report."""
     import torch
 
-    from perpetuum.prove.code import prove_code, read_exercises
+    from perpetuum.prove.code import add_runs, prove_code, read_exercises
     from perpetuum.prove.code_report import write_code_report
     from perpetuum.prove.code_tasks import benchmark_tasks, exercise_tasks
     from perpetuum.prove.report import json_ready
@@ -76,7 +80,7 @@ def train(options) -> dict:
     passed, failed = exercise_tasks(records)
     print(f"{len(records)} records from {source}: {len(passed)} passed their tests, {len(failed)} failed", flush=True)
     started = time.perf_counter()
-    output = options.output or RESULTS / "prove_code"
+    output = options.add_to or options.output or RESULTS / "prove_code"
     output.mkdir(parents=True, exist_ok=True)
 
     def save_partial(partial: dict) -> None:  # a stopped run keeps its finished arms
@@ -85,12 +89,17 @@ def train(options) -> dict:
     result = prove_code(records, benchmark=benchmark_tasks(options.benchmark), student=options.student,
                         seeds=options.seeds, epochs=options.epochs, learning_rate=options.learning_rate,
                         max_new_tokens=options.max_new_tokens, answer_batch=options.answer_batch,
-                        device=options.device, arms=options.arms, log=lambda line: print(line, flush=True),
-                        on_arm=save_partial)
+                        device=options.device, arms=options.arms, first_seed=options.first_seed,
+                        log=lambda line: print(line, flush=True), on_arm=save_partial)
     result["inputs"].update(dataset=str(source), benchmark=str(options.benchmark), teacher=options.model)
     result["machine"] = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
                          "torch": torch.__version__, "cpus": os.cpu_count()}
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if options.add_to:  # more seeds for an earlier run: join them into its report
+        earlier = json.loads((output / "result.json").read_text(encoding="utf-8"))
+        wall = earlier.get("wall_seconds", 0) + result["wall_seconds"]
+        result = add_runs(earlier, result)
+        result["wall_seconds"] = round(wall, 1)
     (output / "partial.json").unlink(missing_ok=True)
     paths = write_code_report(result, output)
     compact = {"benchmark": "prove_code", "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -132,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--answer-batch", type=int, default=64)
     parser.add_argument("--arms", nargs="+", default=None, help="a subset of base passed failed passed_all")
+    parser.add_argument("--first-seed", type=int, default=None,
+                        help="first training seed (default 0); the held-out split stays seed 0's")
+    parser.add_argument("--add-to", type=Path, default=None,
+                        help="a report folder of an earlier run: add these seeds' runs to it")
     parser.add_argument("--output", type=Path, default=None,
                         help="report folder (default benchmarks/results/prove_code)")
     options = parser.parse_args(argv)

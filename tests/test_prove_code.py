@@ -15,6 +15,7 @@ transformers = pytest.importorskip("transformers")
 from perpetuum.cli import app  # noqa: E402
 from perpetuum.errors import DataInputError, ModelFileError, ParameterError  # noqa: E402
 from perpetuum.prove import benchmark_tasks, prove_code, read_exercises, write_code_report  # noqa: E402
+from perpetuum.prove.code import add_runs  # noqa: E402
 from perpetuum.prove.code_tasks import exercise_tasks, program_of, score_answers, training_pair  # noqa: E402
 from perpetuum.train import ChatFineTuner, load_causal_lm  # noqa: E402
 
@@ -103,8 +104,10 @@ def test_the_fine_tuner_learns_its_pairs_and_leaves_the_loaded_model_untouched(t
     model = load_causal_lm(tiny_model, device="cpu")
     before = {name: value.clone() for name, value in model.model.state_dict().items()}
     pairs = [training_pair(task) for task in exercise_tasks([exercise("square", True), exercise("cube", True)])[0]]
-    tuner = ChatFineTuner(model, epochs=40, learning_rate=1e-2, batch=2, seed=0).fit(pairs)
+    lines = []
+    tuner = ChatFineTuner(model, epochs=40, learning_rate=1e-2, batch=2, seed=0, progress=lines.append).fit(pairs)
     losses = [row["loss"] for row in tuner.history_]
+    assert [line.split(":")[0].strip() for line in lines] == [f"step {step}/40" for step in range(10, 41, 10)]
     assert tuner.steps_ == 40 and losses[-1] < losses[0] / 3
     assert all(torch.equal(before[name], value) for name, value in model.model.state_dict().items())
     answers = tuner.answer([pairs[0][0], pairs[1][0]], max_new_tokens=12, batch=2)
@@ -121,11 +124,13 @@ def test_answers_come_back_in_the_questions_order_and_stop_after_the_first_code_
     from perpetuum.train.fine_tune import CLOSED_CODE_BLOCK, _CodeBlockClosed
 
     model = load_causal_lm(tiny_model, device="cpu")
-    tuner = ChatFineTuner(model, epochs=0).fit([])
+    lines = []
+    tuner = ChatFineTuner(model, epochs=0, progress=lines.append).fit([])
     questions = ["a much longer question than the others, " * 4, "short?", "a middling question"]
     # Answered shortest first, one at a time here (no padding), but returned in the order asked.
     assert tuner.answer(questions, max_new_tokens=5, batch=1) == [tuner.answer([q], max_new_tokens=5)[0]
                                                                    for q in questions]
+    assert [line.split("(")[0].strip() for line in lines[:3]] == ["answered 1/3", "answered 2/3", "answered 3/3"]
     tokenizer = model.tokenizer
     reply = tokenizer("Sure:\n```python\ndef f(x):\n    return x\n```\nAnd more text", add_special_tokens=False)
     reply, prompt = reply["input_ids"], [5, 6, 7]
@@ -180,6 +185,19 @@ def test_prove_code_trains_each_arm_and_scores_it_against_the_base_model(tiny_mo
     html = paths["html"].read_text()
     assert "Does the data teach? Code" in html and "passed_all" in html and "<script" not in html
     assert json.loads(paths["json"].read_text())["arms"]["failed"]["summary"]["benchmark_pass_rate"]["values"]
+    # More seeds later, on the same split and exercises, joined into the same result.
+    more = prove_code(records, benchmark=benchmark_tasks(bench), student=str(tiny_model), seeds=1, epochs=1,
+                      max_new_tokens=8, device="cpu", sandbox_workers=1, first_seed=2, arms=["passed"])
+    assert [run["seed"] for run in more["arms"]["passed"]["runs"]] == [2]
+    joined = add_runs(result, more)
+    assert [run["seed"] for run in joined["arms"]["passed"]["runs"]] == [0, 1, 2] and joined["seeds"] == 3
+    assert len(joined["arms"]["passed"]["summary"]["benchmark_pass_rate"]["values"]) == 3
+    assert "benchmark_vs_base" in joined["arms"]["passed"]["runs"][2]
+    assert len(result["arms"]["passed"]["runs"]) == 2  # the earlier result is left as it was
+    with pytest.raises(ParameterError, match="seed\\(s\\) \\[2\\] twice"):
+        add_runs(joined, more)
+    with pytest.raises(ParameterError, match="their training differ"):
+        add_runs(result, {**more, "training": {**more["training"], "epochs": 9}})
     with pytest.raises(DataInputError, match="holds 0 exercise"):
         prove_code([exercise("a", False)], student=str(tiny_model), device="cpu")
 

@@ -109,22 +109,25 @@ def code_command(
 
       perpetuum prove code out/python_exercises --estimate
     """
-    from perpetuum.prove.code import CPU_FLOPS, GPU_FLOPS, code_estimate
+    from perpetuum.prove.code import CPU_FLOPS, CPU_SECONDS_PER_ANSWER, GPU_FLOPS, code_estimate
 
     say = (lambda line: None) if quiet else (lambda line: console.print(line, markup=False, highlight=False))
     gpu = device.startswith("cuda") or (device == "auto" and _cuda_available())
     if estimate or not (gpu or device == "cpu"):
-        figures = code_estimate(dataset, epochs=epochs)
+        figures = code_estimate(dataset, epochs=epochs, seeds=seeds)
         scratch, tune = figures["from_scratch"], figures["fine_tune"]
         lines = [] if estimate else ["No GPU here: nothing was trained. Pass --device cpu to fine-tune on the CPUs "
-                                     f"anyway (about {tune['cpu']} per model), or run it where a GPU is."]
+                                     f"anyway (about {tune['cpu']} per model, {tune['protocol_cpu']} for all "
+                                     f"{tune['models']}), or run it where a GPU is."]
         lines += [
-            f"Why a GPU: {figures['reason']}.",
+            f"Why fine-tuning: {figures['reason']}.",
             f"Fine-tune of SmolLM2-135M on {figures['exercises']:,} passing exercises "
             f"({'counted in the dataset' if figures['exercises_counted_from_dataset'] else 'assumed'}) x "
-            f"{tune['epochs']} epochs = {tune['tokens']:,} tokens, plus the answers: {tune['flops']:.1e} FLOPs "
-            f"per model; {tune['cpu']} at {CPU_FLOPS:.0e} FLOP/s (2 CPU cores, optimistic), {tune['gpu']} on one "
-            f"GPU at {GPU_FLOPS:.0e} FLOP/s.",
+            f"{tune['epochs']} epochs = {tune['tokens']:,} tokens, then {tune['answers']:,} answers: "
+            f"{tune['flops']:.1e} FLOPs per model; {tune['cpu']} on 2 CPU cores (training at {CPU_FLOPS:.0e} "
+            f"FLOP/s and {CPU_SECONDS_PER_ANSWER:g} s an answer, as measured here), {tune['gpu']} on one GPU at "
+            f"{GPU_FLOPS:.0e} FLOP/s (assumed). The protocol trains and scores {tune['models']} models: "
+            f"{tune['protocol_cpu']} on the CPUs, {tune['protocol_gpu']} on a GPU.",
             f"From scratch (phi-1-small scale, {scratch['parameters'] / 1e6:.0f} M parameters x "
             f"{scratch['tokens'] / 1e9:.0f} B tokens): 6 x N x D = {scratch['flops']:.1e} FLOPs; {scratch['cpu']} "
             f"on the CPUs, {scratch['gpu']} on one GPU.",

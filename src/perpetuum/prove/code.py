@@ -31,6 +31,7 @@ reaches far less (its matrices are small and Python overhead dominates).
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -40,13 +41,17 @@ from perpetuum.errors import DataInputError, ParameterError
 from perpetuum.prove.code_tasks import CodeTask, exercise_tasks, question, score_answers, training_pair
 from perpetuum.prove.stories import interval, split_texts
 
-__all__ = ["ARMS", "CPU_FLOPS", "GPU_FLOPS", "code_estimate", "prove_code", "read_exercises"]
+__all__ = ["ARMS", "add_runs", "CPU_FLOPS", "CPU_SECONDS_PER_ANSWER", "GPU_FLOPS", "code_estimate", "prove_code", "read_exercises"]
 
-CPU_FLOPS = 5e10  # 2 cores, float32, optimistic
-GPU_FLOPS = 2e14  # one H100/H200-class GPU, bf16 at a realistic 30-40 % utilisation
+# Measured on 2 CPU cores (4 December, benchmarks/prove_code.py, SmolLM2-135M in float32): a fine-tune ran 27,000
+# tokens (2.2e13 FLOPs) in 268 s, and answering 180 problems greedily (at most 512 new tokens, stopping after the
+# first code block) took 797 s.
+CPU_FLOPS = 8e10
+CPU_SECONDS_PER_ANSWER = 4.4
+GPU_FLOPS = 2e14  # one H100/H200-class GPU, bf16 at a realistic 30-40 % utilisation (not measured here)
 SCRATCH_PARAMETERS, SCRATCH_TOKENS = 350e6, 7e9  # phi-1-small's scale
 FINE_TUNE_PARAMETERS = 135e6  # SmolLM2-135M
-TOKENS_PER_EXERCISE = 300  # question and solution of one exercise, about
+TOKENS_PER_EXERCISE = 165  # question and solution of one exercise in the chat template (measured, Qwen's exercises)
 ARMS = {
     "base": "the student as it is",
     "passed": "fine-tuned on n exercises that passed their tests in the sandbox",
@@ -93,28 +98,38 @@ def read_exercises(path: str | Path) -> list[dict]:
 
 
 def code_estimate(dataset: str | Path | None = None, exercises: int = 2000, epochs: int = 3,
-                  benchmark_problems: int = 164) -> dict:
-    """The compute arithmetic for proving code data by training, on 2 CPU cores and on one GPU. `dataset`: a
-    generated python_exercises folder (its passing exercises are counted); otherwise `exercises` is assumed."""
+                  benchmark_problems: int = 164, seeds: int = 3) -> dict:
+    """The compute arithmetic for proving code data by training, on 2 CPU cores (rates measured here) and on one GPU
+    (assumed). `dataset`: a generated python_exercises folder (its passing exercises are counted); otherwise
+    `exercises` is assumed. Per model and for the whole protocol: the base model plus three arms x `seeds`."""
     counted = None
     if dataset is not None:
         counted = len(exercise_tasks(read_exercises(dataset))[0])
     exercises = counted if counted is not None else exercises
     scratch = 6 * SCRATCH_PARAMETERS * SCRATCH_TOKENS
     fine_tune_tokens = exercises * TOKENS_PER_EXERCISE * epochs
-    # per fine-tuned model: training, then about 300 greedy answer tokens per held-out task (2 x parameters each)
-    fine_tune = 6 * FINE_TUNE_PARAMETERS * fine_tune_tokens + 2 * FINE_TUNE_PARAMETERS * 300 * benchmark_problems
+    answers = benchmark_problems + round(0.2 * exercises)  # the benchmark and the held-out exercises
+    training = 6 * FINE_TUNE_PARAMETERS * fine_tune_tokens
+    answering = 2 * FINE_TUNE_PARAMETERS * 300 * answers  # about 300 answer tokens, 2 x parameters each
+    cpu_seconds = training / CPU_FLOPS + answers * CPU_SECONDS_PER_ANSWER
+    gpu_seconds = (training + answering) / GPU_FLOPS
+    models = 1 + 3 * seeds  # the base model is only scored
+    protocol_cpu = answers * CPU_SECONDS_PER_ANSWER + 3 * seeds * cpu_seconds
+    protocol_gpu = answering / GPU_FLOPS + 3 * seeds * gpu_seconds
     return {
         "exercises": exercises, "exercises_counted_from_dataset": counted is not None,
         "from_scratch": {"parameters": SCRATCH_PARAMETERS, "tokens": SCRATCH_TOKENS, "flops": scratch,
                          "cpu": _duration(scratch / CPU_FLOPS), "gpu": _duration(scratch / GPU_FLOPS)},
         "fine_tune": {"parameters": FINE_TUNE_PARAMETERS, "tokens": fine_tune_tokens, "epochs": epochs,
-                      "flops": fine_tune, "cpu_seconds": fine_tune / CPU_FLOPS,
-                      "cpu": _duration(fine_tune / CPU_FLOPS), "gpu": _duration(fine_tune / GPU_FLOPS)},
+                      "answers": answers, "flops": training + answering, "cpu_seconds": cpu_seconds,
+                      "cpu": _duration(cpu_seconds), "gpu": _duration(gpu_seconds),
+                      "models": models, "protocol_cpu": _duration(protocol_cpu),
+                      "protocol_gpu": _duration(protocol_gpu)},
         "reason": ("a model small enough to train from scratch on 2 cores (a few million parameters, as in "
                    "`prove stories`) is far below the smallest size known to pass such exercises (350 M), so its "
                    "pass rate would very likely be zero whatever the data; fine-tuning a small model that already "
-                   "passes a few (SmolLM2-135M) is what `prove code` does, and it wants a GPU"),
+                   "passes a few (SmolLM2-135M) is what `prove code` does: on 2 cores that is about a quarter of an "
+                   "hour per model for a hundred exercises, hours for thousands"),
     }
 
 
@@ -146,9 +161,11 @@ def prove_code(records: list[dict], *, benchmark: list[CodeTask] | None = None, 
                seeds: int = 3, epochs: int = 3, learning_rate: float = 1e-4, batch: int = 8, max_length: int = 768,
                holdout_share: float = 0.2, max_new_tokens: int = 512, answer_batch: int = 64,
                sandbox_workers: int | None = None, device: str = "auto", seed: int = 0, arms: list[str] | None = None,
-               log=None, on_arm=None) -> dict:
+               first_seed: int | None = None, log=None, on_arm=None) -> dict:
     """Fine-tune `student` on each arm once per seed and score every model (see the module docstring).
     `records`: recipe:python_exercises records (`read_exercises`); `benchmark`: held-out tasks (`benchmark_tasks`).
+    `seed` fixes the held-out split and each arm's exercises; training seeds are `first_seed` (default `seed`) and
+    the next `seeds - 1`, so more seeds can be run later and joined with `add_runs`.
     `on_arm(result)`, if given, gets the result so far after each arm (to save a long run as it goes)."""
     from perpetuum.train.fine_tune import ChatFineTuner, load_causal_lm
 
@@ -190,11 +207,12 @@ def prove_code(records: list[dict], *, benchmark: list[CodeTask] | None = None, 
     for arm in arms:
         pairs = [training_pair(task) for task in data[arm]]
         runs = []
-        for run_seed in (range(seed, seed + seeds) if arm != "base" else [seed]):
+        start = seed if first_seed is None else first_seed
+        for run_seed in (range(start, start + seeds) if arm != "base" else [seed]):
             log(f"arm {arm}: seed {run_seed} ({len(pairs)} exercises)")
             run_started = time.perf_counter()
             tuner = ChatFineTuner(model, epochs=epochs if pairs else 0, learning_rate=learning_rate, batch=batch,
-                                  max_length=max_length, seed=run_seed).fit(pairs)
+                                  max_length=max_length, seed=run_seed, progress=log).fit(pairs)
             trained = time.perf_counter() - run_started
             bench, held = _score(tuner, benchmark or [], settings), _score(tuner, heldout, settings)
             run = {"seed": run_seed, "steps": tuner.steps_, "tokens_trained": tuner.tokens_trained_,
@@ -211,17 +229,55 @@ def prove_code(records: list[dict], *, benchmark: list[CodeTask] | None = None, 
             runs.append(run)
             del tuner
         result["arms"][arm] = {"description": ARMS[arm], "exercises": len(pairs), "runs": runs,
-                               "summary": {metric: interval([run.get(metric) for run in runs]) for metric in METRICS
-                                           if any(run.get(metric) is not None for run in runs)}}
+                               "summary": _summary(runs)}
         if on_arm:
             on_arm(result)
-    base = result["arms"].get("base")
-    if base and benchmark:
-        base_verdicts = {v["task_id"]: v["passed"] for v in base["runs"][0]["benchmark"]["verdicts"]}
-        for data_arm in result["arms"].values():
-            for run in data_arm["runs"]:
-                mine = {v["task_id"]: v["passed"] for v in run["benchmark"]["verdicts"]}
-                run["benchmark_vs_base"] = {"gained": sum(mine[k] and not base_verdicts[k] for k in mine),
-                                            "lost": sum(base_verdicts[k] and not mine[k] for k in mine)}
+    _compare_with_base(result)
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
+
+
+def _summary(runs: list[dict]) -> dict:
+    return {metric: interval([run.get(metric) for run in runs]) for metric in METRICS
+            if any(run.get(metric) is not None for run in runs)}
+
+
+def _compare_with_base(result: dict) -> None:
+    """Each run's benchmark problems gained and lost against the base model's answers."""
+    base = result["arms"].get("base")
+    if not base or "benchmark" not in base["runs"][0]:
+        return
+    base_verdicts = {v["task_id"]: v["passed"] for v in base["runs"][0]["benchmark"]["verdicts"]}
+    for data_arm in result["arms"].values():
+        for run in data_arm["runs"]:
+            mine = {v["task_id"]: v["passed"] for v in run["benchmark"]["verdicts"]}
+            run["benchmark_vs_base"] = {"gained": sum(mine[k] and not base_verdicts[k] for k in mine),
+                                        "lost": sum(base_verdicts[k] and not mine[k] for k in mine)}
+
+
+def add_runs(result: dict, more: dict) -> dict:
+    """`result` with the runs of `more` (the same data, student and settings, other training seeds) added to its
+    arms, the summaries and the comparison with the base model redone. Raises if the two do not match."""
+    for key in ("student", "training", "inputs", "answering"):
+        mine, theirs = result.get(key), more.get(key)
+        if key == "student":
+            mine, theirs = (None if part is None else {k: v for k, v in part.items() if k != "device"}
+                            for part in (mine, theirs))
+        if mine != theirs:
+            raise ParameterError(f"cannot join the runs: their {key} differ ({mine} against {theirs})")
+    joined = copy.deepcopy(result)
+    for arm, data in more["arms"].items():
+        if arm not in joined["arms"]:
+            joined["arms"][arm] = copy.deepcopy(data)
+            continue
+        seen = {run["seed"] for run in joined["arms"][arm]["runs"]}
+        clash = sorted(seen & {run["seed"] for run in data["runs"]})
+        if clash and arm != "base":
+            raise ParameterError(f"cannot join the runs: arm {arm} has seed(s) {clash} twice")
+        joined["arms"][arm]["runs"] += [copy.deepcopy(run) for run in data["runs"] if run["seed"] not in seen]
+    for data in joined["arms"].values():
+        data["summary"] = _summary(data["runs"])
+    joined["seeds"] = max(len(data["runs"]) for data in joined["arms"].values())
+    _compare_with_base(joined)
+    joined["seconds"] = round(result.get("seconds", 0) + more.get("seconds", 0), 1)
+    return joined

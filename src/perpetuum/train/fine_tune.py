@@ -103,11 +103,12 @@ class ChatFineTuner:
 
     `epochs` passes over the pairs in a seeded order, `batch` pairs per step (padded), answers cut to fit
     `max_length` tokens with the question; AdamW with `learning_rate`, `warmup` (a share of the steps) and cosine
-    decay to zero. `epochs=0` keeps the model as it is (the baseline arm of a comparison)."""
+    decay to zero. `epochs=0` keeps the model as it is (the baseline arm of a comparison). `progress`: True prints
+    the loss every 10 steps and each answered batch; a callable gets those lines instead."""
 
     def __init__(self, model: CausalLM, epochs: int = 3, learning_rate: float = 1e-4, batch: int = 8,
                  max_length: int = 768, warmup: float = 0.1, weight_decay: float = 0.0, seed: int = 0,
-                 system_prompt: str | None = None, progress: bool = False):
+                 system_prompt: str | None = None, progress=False):
         self.model = model
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -132,6 +133,12 @@ class ChatFineTuner:
             raise ParameterError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if not 0 <= self.warmup < 1:
             raise ParameterError(f"warmup is a share of the steps in [0, 1), got {self.warmup!r}")
+
+    def _report(self, line: str) -> None:
+        if callable(self.progress):
+            self.progress(line)
+        elif self.progress:
+            print(line, flush=True)
 
     def _messages(self, question: str) -> list[dict]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -208,8 +215,9 @@ class ChatFineTuner:
                     self.history_.append({"step": step, "epoch": epoch + 1, "loss": float(loss.detach()),
                                           "tokens": self.tokens_trained_,
                                           "seconds": round(time.perf_counter() - started, 3)})
-                    if self.progress and (step % 10 == 0 or step == total):
-                        print(f"  step {step}/{total}: answer loss {float(loss.detach()):.3f}", flush=True)
+                    if step % 10 == 0 or step == total:
+                        self._report(f"  step {step}/{total}: answer loss {float(loss.detach()):.3f} "
+                                     f"({time.perf_counter() - started:.0f} s)")
             network.eval()
         self.network_ = network
         self.steps_ = total
@@ -226,6 +234,7 @@ class ChatFineTuner:
         tokenizer = self.model.tokenizer
         prompts = [self._prompt_ids(question) for question in questions]
         order = sorted(range(len(prompts)), key=lambda index: len(prompts[index]))  # less padding per batch
+        started = time.perf_counter()
         answers: list[str] = [""] * len(prompts)
         for first in range(0, len(order), batch):
             chosen = order[first:first + batch]
@@ -249,6 +258,8 @@ class ChatFineTuner:
                 if tokenizer.eos_token_id in row:
                     row = row[: row.index(tokenizer.eos_token_id)]
                 answers[index] = tokenizer.decode(row, skip_special_tokens=True)
+            self._report(f"  answered {min(first + batch, len(order))}/{len(order)} "
+                         f"({time.perf_counter() - started:.0f} s)")
         return answers
 
 
