@@ -134,7 +134,8 @@ def test_answers_come_back_in_the_questions_order_and_stop_after_the_first_code_
     tokenizer = model.tokenizer
     reply = tokenizer("Sure:\n```python\ndef f(x):\n    return x\n```\nAnd more text", add_special_tokens=False)
     reply, prompt = reply["input_ids"], [5, 6, 7]
-    criterion = _CodeBlockClosed(tokenizer, len(prompt), rows=1)
+    backticks = {i for token, i in tokenizer.get_vocab().items() if "`" in token}
+    criterion = _CodeBlockClosed(tokenizer, backticks, len(prompt), rows=1)
     states = [bool(criterion(torch.tensor([prompt + reply[:n]]), None)[0]) for n in range(1, len(reply) + 1)]
     expected = [bool(CLOSED_CODE_BLOCK.search(tokenizer.decode(reply[:n]))) for n in range(1, len(reply) + 1)]
     assert states == expected and not states[0] and states[-1]

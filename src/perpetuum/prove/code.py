@@ -41,7 +41,8 @@ from perpetuum.errors import DataInputError, ParameterError
 from perpetuum.prove.code_tasks import CodeTask, exercise_tasks, question, score_answers, training_pair
 from perpetuum.prove.stories import interval, split_texts
 
-__all__ = ["ARMS", "add_runs", "CPU_FLOPS", "CPU_SECONDS_PER_ANSWER", "GPU_FLOPS", "code_estimate", "prove_code", "read_exercises"]
+__all__ = ["ARMS", "CPU_FLOPS", "CPU_SECONDS_PER_ANSWER", "GPU_FLOPS", "add_runs", "code_estimate", "prove_code",
+           "read_exercises"]
 
 # Measured on 2 CPU cores (4 December, benchmarks/prove_code.py, SmolLM2-135M in float32): a fine-tune ran 27,000
 # tokens (2.2e13 FLOPs) in 268 s, and answering 180 problems greedily (at most 512 new tokens, stopping after the
@@ -111,11 +112,12 @@ def code_estimate(dataset: str | Path | None = None, exercises: int = 2000, epoc
     answers = benchmark_problems + round(0.2 * exercises)  # the benchmark and the held-out exercises
     training = 6 * FINE_TUNE_PARAMETERS * fine_tune_tokens
     answering = 2 * FINE_TUNE_PARAMETERS * 300 * answers  # about 300 answer tokens, 2 x parameters each
-    cpu_seconds = training / CPU_FLOPS + answers * CPU_SECONDS_PER_ANSWER
-    gpu_seconds = (training + answering) / GPU_FLOPS
+    answer_cpu, answer_gpu = answers * CPU_SECONDS_PER_ANSWER, answering / GPU_FLOPS
+    cpu_seconds = training / CPU_FLOPS + answer_cpu  # one fine-tuned model, trained and scored
+    gpu_seconds = training / GPU_FLOPS + answer_gpu
     models = 1 + 3 * seeds  # the base model is only scored
-    protocol_cpu = answers * CPU_SECONDS_PER_ANSWER + 3 * seeds * cpu_seconds
-    protocol_gpu = answering / GPU_FLOPS + 3 * seeds * gpu_seconds
+    protocol_cpu = answer_cpu + 3 * seeds * cpu_seconds
+    protocol_gpu = answer_gpu + 3 * seeds * gpu_seconds
     return {
         "exercises": exercises, "exercises_counted_from_dataset": counted is not None,
         "from_scratch": {"parameters": SCRATCH_PARAMETERS, "tokens": SCRATCH_TOKENS, "flops": scratch,

@@ -19,6 +19,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +109,7 @@ class ChatFineTuner:
 
     def __init__(self, model: CausalLM, epochs: int = 3, learning_rate: float = 1e-4, batch: int = 8,
                  max_length: int = 768, warmup: float = 0.1, weight_decay: float = 0.0, seed: int = 0,
-                 system_prompt: str | None = None, progress=False):
+                 system_prompt: str | None = None, progress: bool | Callable[[str], None] = False):
         self.model = model
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -235,6 +236,8 @@ class ChatFineTuner:
         prompts = [self._prompt_ids(question) for question in questions]
         order = sorted(range(len(prompts)), key=lambda index: len(prompts[index]))  # less padding per batch
         started = time.perf_counter()
+        backticks = ({token_id for token, token_id in tokenizer.get_vocab().items() if "`" in token}
+                     if stop_after_code_block else set())
         answers: list[str] = [""] * len(prompts)
         for first in range(0, len(order), batch):
             chosen = order[first:first + batch]
@@ -245,7 +248,11 @@ class ChatFineTuner:
                 tokens = prompts[index]
                 ids[row, width - len(tokens):] = torch.tensor(tokens)
                 mask[row, width - len(tokens):] = 1
-            stopping = [_CodeBlockClosed(tokenizer, width, len(chosen))] if stop_after_code_block else None
+            stopping = None
+            if stop_after_code_block:
+                from transformers import StoppingCriteriaList
+
+                stopping = StoppingCriteriaList([_CodeBlockClosed(tokenizer, backticks, width, len(chosen))])
             with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
                                                  enabled=self.model.device.startswith("cuda")):
                 output = self.network_.generate(input_ids=ids.to(self.model.device),
@@ -253,7 +260,7 @@ class ChatFineTuner:
                                                 max_new_tokens=max_new_tokens, do_sample=False,
                                                 pad_token_id=tokenizer.pad_token_id,
                                                 eos_token_id=tokenizer.eos_token_id,
-                                                stopping_criteria=_criteria(stopping))
+                                                stopping_criteria=stopping)
             for index, row in zip(chosen, output[:, width:].tolist()):
                 if tokenizer.eos_token_id in row:
                     row = row[: row.index(tokenizer.eos_token_id)]
@@ -266,23 +273,16 @@ class ChatFineTuner:
 CLOSED_CODE_BLOCK = re.compile(r"```[^\n]*\n.*?```", re.S)
 
 
-def _criteria(criteria: list | None):
-    if not criteria:
-        return None
-    from transformers import StoppingCriteriaList
-
-    return StoppingCriteriaList(criteria)
-
-
 class _CodeBlockClosed:
     """A per-row stopping criterion for `generate`: true once the row's new text holds a closed code block. The
-    text is decoded only when the newest token has a backtick in it, so the check costs next to nothing."""
+    text is decoded only when the newest token is one of `backtick_ids` (the tokens holding a backtick), so the
+    check costs next to nothing."""
 
-    def __init__(self, tokenizer, prompt_width: int, rows: int):
+    def __init__(self, tokenizer, backtick_ids: set[int], prompt_width: int, rows: int):
         self.tokenizer = tokenizer
+        self.backtick_ids = backtick_ids
         self.prompt_width = prompt_width
         self.done = [False] * rows
-        self.backtick_ids = {token_id for token, token_id in tokenizer.get_vocab().items() if "`" in token}
 
     def __call__(self, input_ids, scores, **kwargs):
         torch = require_torch()
