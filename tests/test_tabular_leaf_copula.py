@@ -1,4 +1,5 @@
-"""The quality synthesizer's within-leaf copula: strongly correlated numeric columns stay correlated."""
+"""The quality synthesizer's within-leaf copula: strongly correlated numeric columns stay correlated, and so does
+a two-category column with the numeric ones."""
 
 import numpy as np
 import pandas as pd
@@ -7,8 +8,8 @@ from sklearn.datasets import load_breast_cancer
 
 from perpetuum.errors import ParameterError
 from perpetuum.tabular import Between, get_synthesizer, load_synthesizer
-from perpetuum.tabular.leaf_copula import (calibrate_correlation, correlated_uniforms, pooled_correlation,
-                                            within_leaf_normal_scores)
+from perpetuum.tabular.leaf_copula import (band_normal_scores, calibrate_correlation, draw_normal_scores,
+                                            pooled_correlation, uniforms_of, within_leaf_normal_scores)
 
 # radius, perimeter and area of the cell nuclei correlate at r 0.94-0.99; texture is only weakly tied to them
 CORRELATED = ["mean radius", "mean perimeter", "mean area", "worst radius", "mean texture"]
@@ -53,13 +54,55 @@ def test_pooled_correlation_is_positive_definite_when_pairs_are_estimated_on_dif
     assert np.allclose(np.diag(correlation), 1.0)
 
 
-def test_correlated_uniforms_are_uniform_with_the_asked_dependence():
-    uniforms = correlated_uniforms(np.array([[1.0, 0.9], [0.9, 1.0]]), 50_000, np.random.default_rng(0))
+def test_drawn_scores_give_uniforms_with_the_asked_dependence():
+    uniforms = uniforms_of(draw_normal_scores(np.array([[1.0, 0.9], [0.9, 1.0]]), 50_000, {},
+                                              np.random.default_rng(0)))
     assert uniforms.min() > 0 and uniforms.max() < 1
     assert np.allclose(np.quantile(uniforms, [0.1, 0.5, 0.9], axis=0).T, [0.1, 0.5, 0.9], atol=0.01)
     # Spearman correlation of a Gaussian copula with r = 0.9: (6 / pi) * arcsin(0.45) = 0.891
     ranks = np.argsort(np.argsort(uniforms, axis=0), axis=0)
     assert np.corrcoef(ranks.T)[0, 1] == pytest.approx(0.891, abs=0.01)
+
+
+def test_a_banded_score_stays_in_its_band_and_the_others_follow_it():
+    correlation = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.3], [0.0, 0.3, 1.0]])
+    n = 100_000
+    above_zero = (np.zeros(n), np.full(n, np.inf))
+    scores = draw_normal_scores(correlation, n, {0: above_zero}, np.random.default_rng(0))
+    assert (scores[:, 0] >= 0).all()
+    half_normal_mean = np.sqrt(2 / np.pi)
+    assert scores[:, 0].mean() == pytest.approx(half_normal_mean, abs=0.01)
+    assert scores[:, 1].mean() == pytest.approx(0.6 * half_normal_mean, abs=0.01)
+    # a band that is the whole line changes nothing: the joint law is the plain correlated normal
+    whole_line = (np.full(n, -np.inf), np.full(n, np.inf))
+    scores = draw_normal_scores(correlation, n, {1: whole_line}, np.random.default_rng(0))
+    np.testing.assert_allclose(np.corrcoef(scores.T), correlation, atol=0.01)
+    np.testing.assert_allclose(scores.std(axis=0), 1.0, atol=0.01)
+
+
+def test_a_two_category_value_scores_at_the_mean_of_its_band():
+    scores, usable = band_normal_scores(np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 1.0, 0.0]))
+    assert scores[:2] == pytest.approx([-np.sqrt(2 / np.pi), np.sqrt(2 / np.pi)])
+    assert usable.tolist() == [True, True, False, False]  # a leaf holding one category has no position in it
+
+
+def test_a_two_category_column_keeps_its_dependence_on_a_number_inside_coarse_leaves():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(2000)
+    table = pd.DataFrame({"x": x, "flag": np.where(rng.random(2000) < 1 / (1 + np.exp(-3 * x)), "yes", "no")})
+    real_correlation = np.corrcoef(table["x"], table["flag"] == "yes")[0, 1]  # 0.70
+
+    def fitted_with(dependence):  # leaves of 1,500 rows: the forest can hardly split, the dependence is inside
+        return get_synthesizer("quality")(seed=0, min_leaf_rows=1500, within_leaf_dependence=dependence).fit(table)
+
+    joined, independent = fitted_with("copula"), fitted_with("independent")
+    for model, low, high in ((joined, real_correlation - 0.05, real_correlation + 0.05), (independent, -0.1, 0.1)):
+        rows = model.sample(20_000)
+        assert low < np.corrcoef(rows["x"], rows["flag"] == "yes")[0, 1] < high
+    # rows conditioned on the class keep it: their x sits where the real "yes" rows' does (0.68)
+    conditioned = joined.sample(5_000, conditions={"flag": "yes"})
+    assert (conditioned["flag"] == "yes").all()
+    assert conditioned["x"].mean() == pytest.approx(table.loc[table["flag"] == "yes", "x"].mean(), abs=0.05)
 
 
 def test_a_value_at_the_middle_of_its_leaf_has_score_zero_and_a_zero_width_box_is_unusable():
@@ -96,7 +139,21 @@ def test_the_copula_is_saved_and_loaded_with_the_model(fitted, tmp_path):
     fitted.save(tmp_path / "model")
     loaded = load_synthesizer(tmp_path / "model")
     np.testing.assert_array_equal(loaded.leaf_correlation_, fitted.leaf_correlation_)
+    assert loaded.copula_columns_ == fitted.copula_columns_ == list(range(len(CORRELATED) + 1))  # with diagnosis
     pd.testing.assert_frame_equal(loaded.sample(200, seed=3), fitted.sample(200, seed=3))
+
+
+def test_a_model_saved_before_binary_columns_joined_the_copula_still_loads_and_samples(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    arrays_file = tmp_path / "model" / "arrays.npz"
+    arrays = dict(np.load(arrays_file))
+    numeric = list(range(len(CORRELATED)))  # such files hold the numeric columns' matrix and no column list
+    del arrays["copula_columns"]
+    arrays["leaf_correlation"] = arrays["leaf_correlation"][np.ix_(numeric, numeric)]
+    np.savez(arrays_file, **arrays)
+    rows = load_synthesizer(tmp_path / "model").sample(300, seed=1)
+    assert set(rows["diagnosis"]) == {"benign", "malignant"}
+    assert rows["mean radius"].corr(rows["mean perimeter"]) > 0.9
 
 
 def test_unknown_within_leaf_dependence_is_rejected_with_the_choices(cancer):
@@ -112,11 +169,11 @@ def test_calibration_moves_a_damped_copula_until_the_drawn_rows_match_the_target
         damped = correlation[0, 1] * 0.75
         return rng.multivariate_normal([0, 0], [[1.0, damped], [damped, 1.0]], size=20_000)
 
-    calibrated, gaps = calibrate_correlation(target.copy(), target, 20_000, damped_draws, 4)
+    calibrated, gaps = calibrate_correlation(target.copy(), target, damped_draws, 4)
     assert gaps[0] > 0.1 and min(gaps) < 0.02 and len(gaps) == 5
     assert calibrated[0, 1] == pytest.approx(0.8, abs=0.03)  # what the damping sampler needs to reach 0.6
     # a gap within sampling noise is left as it is
-    unchanged, _ = calibrate_correlation(target, target, 50, lambda c: rng.multivariate_normal([0, 0], c, 50), 2)
+    unchanged, _ = calibrate_correlation(target, target, lambda c: rng.multivariate_normal([0, 0], c, 50), 2)
     np.testing.assert_array_equal(unchanged, target)
 
 
