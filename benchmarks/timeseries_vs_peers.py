@@ -3,13 +3,15 @@ daily series (S&P 500 and NASDAQ 1999–2018, shipped inside the `arch` wheel).
 
     python benchmarks/timeseries_vs_peers.py --quick          # 50 paths, short peer training: minutes
     python benchmarks/timeseries_vs_peers.py                  # 200 paths, longer peer training
-    python benchmarks/timeseries_vs_peers.py --methods perpetuum perpetuum-gjr perpetuum-egarch garch-t bootstrap
+    python benchmarks/timeseries_vs_peers.py --methods perpetuum perpetuum-no-level garch-t bootstrap
                                                               # without the peers (DGAN, PAR)
 
 Methods, each fitted on the whole series of daily log returns and asked for paths as long as it:
-- perpetuum: `GarchFHS()` as shipped (APARCH(1,1) by Gaussian QMLE, residuals redrawn by a stationary bootstrap
-  with mean block 10 days); perpetuum-gjr and perpetuum-egarch: the same with GJR-GARCH(1,1) and EGARCH(1,1) (the
-  default is chosen on these figures).
+- perpetuum: `GarchFHS()` as shipped (APARCH(1,1) by Gaussian QMLE on the returns over their slow volatility level,
+  a 250-day root mean square whose paths are phase-randomised surrogates; residuals redrawn by a stationary
+  bootstrap with mean block 10 days); perpetuum-no-level: the same without the slow level (the default before
+  it); perpetuum-gjr and perpetuum-egarch: the default with GJR-GARCH(1,1) and EGARCH(1,1) (the default is chosen
+  on these figures).
 - garch-t: GARCH(1,1) with Student-t innovations fitted by `arch`, simulated with t draws (500 days of burn-in).
 - bootstrap: the real returns themselves, redrawn by a stationary bootstrap (mean block 10 days, as Perpetuum's).
 - dgan / par: Gretel's DGAN and SDV's PARSynthesizer, each in its own environment (benchmarks/
@@ -56,8 +58,11 @@ from perpetuum.timeseries.stylized_facts import RISK_KEYS, compare_facts  # noqa
 
 RESULTS = REPO / "benchmarks" / "results"
 DATASETS = ["sp500", "nasdaq"]
-METHODS = ["perpetuum", "perpetuum-gjr", "perpetuum-egarch", "garch-t", "bootstrap", "dgan", "par"]
-PERPETUUM_VOLATILITY = {"perpetuum": "aparch", "perpetuum-gjr": "gjr", "perpetuum-egarch": "egarch"}
+METHODS = ["perpetuum", "perpetuum-no-level", "perpetuum-gjr", "perpetuum-egarch", "garch-t", "bootstrap", "dgan",
+           "par"]
+# Perpetuum's variants: settings that differ from the default GarchFHS()
+PERPETUUM_SETTINGS = {"perpetuum": {}, "perpetuum-no-level": {"level_window": None},
+                      "perpetuum-gjr": {"volatility": "gjr"}, "perpetuum-egarch": {"volatility": "egarch"}}
 PEER_PYTHON = {"dgan": REPO / ".venv-timeseries-dgan" / "bin" / "python",
                "par": REPO / ".venv-timeseries-par" / "bin" / "python"}
 SHOCK = "drawdown=-35%,days=30"
@@ -138,13 +143,14 @@ def measure(real: np.ndarray, paths: np.ndarray) -> dict:
 
 def run_method(method: str, data, real: np.ndarray, n: int, args) -> dict:
     started = time.perf_counter()
-    if method in PERPETUUM_VOLATILITY:
-        model = GarchFHS(volatility=PERPETUUM_VOLATILITY[method], seed=args.seed).fit(data)
+    if method in PERPETUUM_SETTINGS:
+        model = GarchFHS(**PERPETUUM_SETTINGS[method], seed=args.seed).fit(data)
         fit_s = time.perf_counter() - started
         started = time.perf_counter()
         paths = model.sample(n, len(real))[:, :, 0]
         entry = {"fit_s": fit_s, "sample_s": time.perf_counter() - started,
-                 "settings": {"volatility": model.volatility, "mean_block": model.mean_block}}
+                 "settings": {"volatility": model.volatility, "mean_block": model.mean_block,
+                              "level_window": model.level_window if model.uses_level() else None}}
     elif method == "garch-t":
         paths = garch_t_paths(real, n, args.seed)
         entry = {"fit_s": None, "sample_s": None, "fit_and_sample_s": time.perf_counter() - started,

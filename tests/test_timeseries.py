@@ -55,14 +55,22 @@ def test_sampled_paths_keep_every_stylized_fact_inside_the_real_interval(model):
     assert outside == []
 
 
-def test_nasdaq_paths_keep_the_worst_day_inside_the_real_interval():
-    # GJR's squared response to an extreme residual drawn onto a nervous day overshot NASDAQ's worst day in every
-    # sampling seed at blocks of 10 days (-11.1 % ... -12.6 % against -11.0 ... -8.3 %); APARCH's |e|^delta does not.
-    nasdaq = GarchFHS(seed=0).fit(read_series(builtin_series("nasdaq"), time="Date", values="Adj Close"))
-    rows = compare_facts(nasdaq.returns_["all"][:, 0], nasdaq.sample(50, seed=3)[:, :, 0], replicates=200)
-    worst = next(row for row in rows if row["key"] == "worst_day")
-    assert worst["inside"], worst
-    assert 1.0 < nasdaq.params()[0].delta < 1.6
+def test_nasdaq_paths_keep_every_fact_with_the_slow_level_and_miss_the_long_lags_without_it():
+    # NASDAQ's volatility moves in eras (ACF of |r| 0.23 at 50 days): the recursion alone decays too fast, the slow
+    # level carries it. GJR's squared response to an extreme residual drawn onto a nervous day overshot its worst
+    # day (-11.1 % ... -12.6 % against -11.0 ... -8.3 %); APARCH's |e|^delta, delta below 2, does not.
+    data = read_series(builtin_series("nasdaq"), time="Date", values="Adj Close")
+    real = data.returns["all"][:, 0]
+
+    def facts_of(model):
+        return {row["key"]: row for row in compare_facts(real, model.sample(50, seed=3)[:, :, 0], replicates=200)}
+
+    nasdaq = GarchFHS(seed=0).fit(data)
+    with_level = facts_of(nasdaq)
+    assert [key for key, row in with_level.items() if not row["inside"]] == []
+    assert nasdaq.uses_level() and nasdaq.params()[0].delta < 1.6
+    without_level = facts_of(GarchFHS(seed=0, level_window=None).fit(data))
+    assert without_level["acf_abs_50"]["synthetic"] < with_level["acf_abs_50"]["synthetic"] - 0.02
 
 
 def test_the_same_seed_gives_the_same_paths_and_another_seed_others(model):
@@ -100,9 +108,11 @@ def test_shock_scenarios_hit_the_asked_drawdown_with_a_volatility_burst_and_reco
     profile = summary["profile"]
     assert profile["ratio_during"] > 1.5  # the volatility bursts, it is not a step on a calm path
     assert profile["ratio_later"] < profile["ratio_after"] < 2 * profile["ratio_during"]  # and then recovers
-    # ... about as fast as after the real crashes: no higher 60 days on than after the worst real aftermath.
-    real_after = [episode["profile"]["ratio_after"] for episode in summary["episodes"]]
-    assert profile["ratio_after"] <= np.nanmax(real_after)
+    # ... about as fast as after the real crashes: 60 days on and a year on, inside the real episodes' range
+    # (the excess fades at the slow level's pace; at the recursion's, a year on fell to 0.51 against 0.79-1.35).
+    for key in ("ratio_after", "ratio_later"):
+        real = [episode["profile"][key] for episode in summary["episodes"]]
+        assert np.nanmin(real) <= profile[key] <= np.nanmax(real), key
 
 
 def test_stress_windows_are_the_real_crashes_one_per_year(model):
@@ -227,9 +237,9 @@ def test_egarch_and_gjr_fit_and_sample_too(sp500, volatility, falls_raise):
     assert 0.005 < np.median(paths.std(axis=1)) < 0.02
 
 
-def test_the_default_aparch_fits_a_power_near_one_and_reacts_more_to_falls(model):
-    fit = model.params()[0]
-    assert 0.8 < fit.delta < 1.6 and 0 < fit.gamma <= 1 and 0.85 < fit.beta < 1
+def test_the_default_aparch_fits_a_power_below_two_and_reacts_more_to_falls(model):
+    fit = model.params()[0]  # on the returns over their slow level: delta 0.76, beta 0.87 (without it 1.05, 0.91)
+    assert 0.6 < fit.delta < 1.6 and 0 < fit.gamma <= 1 and 0.8 < fit.beta < 1
     sigma2 = np.full((1, 1), 1e-4)
     coefficients = model._coefficients("all")
     fall, rise = (model._next(sigma2, np.full((1, 1), z), coefficients)[0, 0] for z in (-3.0, 3.0))

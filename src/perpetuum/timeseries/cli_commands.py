@@ -44,6 +44,9 @@ def fit_command(
     mean: Annotated[str, typer.Option("--mean", help="constant or ar1 (an AR(1) term in the mean).")] = "constant",
     mean_block: Annotated[float, typer.Option("--mean-block", help="Mean block length (days) of the residual "
                                               "bootstrap.")] = 10.0,
+    level_window: Annotated[int, typer.Option("--level-window", help="Days in the window of the slow volatility "
+                                              "level the returns are divided by (volatility that moves in eras); 0 "
+                                              "for none. Series shorter than 4 windows get none.")] = 250,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -56,15 +59,19 @@ def fit_command(
       perpetuum timeseries fit builtin:sp500 -o sp500-model/
     """
     from perpetuum.timeseries.flow import fit_series
+    from perpetuum.timeseries.model import MIN_LEVEL_WINDOWS
 
     model = fit_series(data, time=time, values=value, series=series, kind=kind, volatility=volatility, mean=mean,
-                       mean_block=mean_block, seed=seed, verbose=not quiet)
+                       mean_block=mean_block, level_window=level_window or None, seed=seed, verbose=not quiet)
     model.save(output)
     if not quiet:
         for series_id in model.series_ids:
             for column, fit in zip(model.columns_, model.params(series_id)):
                 label = column if series_id == "all" else f"{series_id} / {column}"
-                console.print(f"{label}: {len(model.returns_[series_id]):,} returns; "
+                level = (f"slow level over {model.level_window} days" if model.uses_level(series_id)
+                         else "no slow level" + (f" (fewer than {MIN_LEVEL_WINDOWS} windows of {model.level_window} "
+                                                 "days)" if model.level_window else ""))
+                console.print(f"{label}: {len(model.returns_[series_id]):,} returns; {level}; "
                               f"alpha {fit.alpha:.3f}, gamma {fit.gamma:.3f}, beta {fit.beta:.3f}"
                               + (f", delta {fit.delta:.3f}" if model.volatility == "aparch" else ""),
                               markup=False, highlight=False)

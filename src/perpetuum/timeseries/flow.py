@@ -27,7 +27,7 @@ def require_arch() -> None:
 
 def fit_series(source: str | Path | pd.DataFrame, *, time: str | None = None, values: list[str] | None = None,
                series: str | None = None, kind: str = "prices", volatility: str = "aparch", mean: str = "constant",
-               mean_block: float = 10.0,
+               mean_block: float = 10.0, level_window: int | None = 250,
                seed: int = 0, verbose: bool = False) -> GarchFHS:
     """Read a series (a file, a DataFrame, or `builtin:sp500` / `builtin:nasdaq` / `builtin:wti`) and fit
     `GarchFHS` on it."""
@@ -41,7 +41,8 @@ def fit_series(source: str | Path | pd.DataFrame, *, time: str | None = None, va
     if time is None:
         raise ParameterError("name the time column with --time (e.g. --time Date)")
     data = read_series(source, time=time, values=values, series=series, kind=kind)
-    return GarchFHS(volatility=volatility, mean=mean, mean_block=mean_block, seed=seed, verbose=verbose).fit(data)
+    return GarchFHS(volatility=volatility, mean=mean, mean_block=mean_block, level_window=level_window, seed=seed,
+                    verbose=verbose).fit(data)
 
 
 def sample_frame(model: GarchFHS, n: int, length: int | None = None, *, series_id: str | None = None,
