@@ -183,7 +183,7 @@ class AdversarialRandomForest(Synthesizer):
             self._calibrate_copula(matrix, rng)
 
     def _calibrate_copula(self, matrix: np.ndarray, rng: np.random.Generator) -> None:
-        """Fit the pooled within-leaf copula to the training rows' rank correlations (leaf_copula)."""
+        """Fit the pooled within-leaf copula's numeric pairs to the training rows' rank correlations (leaf_copula)."""
         joined = self.copula_columns_
 
         def sample(correlation: np.ndarray) -> np.ndarray:
@@ -191,6 +191,11 @@ class AdversarialRandomForest(Synthesizer):
             return self._sample_matrix(_CALIBRATION_ROWS, [], rng)[:, joined]
 
         target = rank_correlation(matrix[:, joined])
+        # Pairs with a two-category column keep their pooled estimate (a NaN target is left alone): calibrated too,
+        # they lowered Adult's detection score from 0.912 to 0.906 (synthesizer seeds 0-2) for 0.001 of Trends.
+        binary = [k for k, j in enumerate(joined) if not self.columns_[j].is_numeric]
+        target[binary, :] = np.nan
+        target[:, binary] = np.nan
         self.leaf_correlation_, self.copula_gaps_ = calibrate_correlation(
             self.leaf_correlation_, target, sample, self.copula_calibration_rounds)
         self._progress(f"within-leaf copula calibrated: mean rank-correlation gap {self.copula_gaps_[0]:.4f} -> "
@@ -316,7 +321,8 @@ class AdversarialRandomForest(Synthesizer):
             normal_scores[continuous, k], usable[continuous, k] = within_leaf_normal_scores(
                 model.to_score(values[continuous]), model.mean[at], model.spread[at], model.low[at], model.high[at]
             )
-        return pooled_correlation(normal_scores, usable)
+        banded = [k for k, j in enumerate(self.copula_columns_) if not columns[j].is_numeric]
+        return pooled_correlation(normal_scores, usable, banded)
 
     def _column_model(self, j, atoms, rows_leaf, row_tokens, matrix, n_leaves, leaf_of_row, boxes_low, boxes_high):
         n_tokens = (len(atoms) + 1) if atoms is not None else len(self.encoder_.model_columns_[j].categories)

@@ -21,7 +21,7 @@ a threshold: in a leaf where a share p of the rows hold the first category, a la
 the first category. With two categories the order is only a sign, so this is the probit (tetrachoric and
 polyserial) model of a binary variable and adds no structure of its own; columns with more categories have no
 order and stay independent within the leaves. A training row's within-leaf score is the mean of the standard
-normal over its category's band. Sampling draws the binary scores first, each within the band its condition
+normal over its category's band, and its correlations are corrected for the attenuation such band means have. Sampling draws the binary scores first, each within the band its condition
 allows, and the numeric scores given them, so rows conditioned on a class ("20,000 fraud rows") keep that class's
 dependence on the numeric columns inside every leaf.
 """
@@ -63,11 +63,15 @@ def band_normal_scores(codes: np.ndarray, first_share: np.ndarray) -> tuple[np.n
     return np.where(codes == 0, -density / share, density / (1 - share)), usable
 
 
-def pooled_correlation(normal_scores: np.ndarray, usable: np.ndarray) -> np.ndarray:
+def pooled_correlation(normal_scores: np.ndarray, usable: np.ndarray, banded=()) -> np.ndarray:
     """Correlation matrix of the columns of `normal_scores` over the rows where both columns are usable.
 
-    Pairs with too few common rows get 0 (independence). The result is made positive definite by clipping its
-    eigenvalues, so it always has a Cholesky factor.
+    `banded` columns hold band means (`band_normal_scores`), which correlate with anything less than the latent
+    score they stand for: for a normal latent z with correlation ρ to a score s, E[m·s] = ρ·E[m²] where m is z's
+    band mean, so their correlation is ρ·sqrt(E[m²]); it is divided by that factor (per banded column; for two
+    banded columns this is an approximation of the tetrachoric correlation). Pairs with too few common rows get 0
+    (independence). The result is made positive definite by clipping its eigenvalues, so it always has a Cholesky
+    factor.
     """
     weights = usable.astype(float)
     scores = np.where(usable, normal_scores, 0.0)
@@ -78,8 +82,12 @@ def pooled_correlation(normal_scores: np.ndarray, usable: np.ndarray) -> np.ndar
         square_left = ((scores**2).T @ weights) / paired
         correlation = cross / np.sqrt(square_left * square_left.T)
     correlation = np.where((paired >= _MIN_PAIRED_ROWS) & np.isfinite(correlation), correlation, 0.0)
+    for column in banded:
+        mean_square = float(np.mean(scores[usable[:, column], column] ** 2)) if usable[:, column].any() else 1.0
+        correlation[column, :] /= np.sqrt(mean_square)
+        correlation[:, column] /= np.sqrt(mean_square)
     np.fill_diagonal(correlation, 1.0)
-    return nearest_correlation(correlation)
+    return nearest_correlation(np.clip(correlation, -1.0, 1.0))
 
 
 def nearest_correlation(matrix: np.ndarray) -> np.ndarray:
