@@ -193,9 +193,9 @@ class AdversarialRandomForest(Synthesizer):
         target = rank_correlation(matrix[:, joined])
         # Pairs with a two-category column keep their pooled estimate (a NaN target is left alone): calibrated too,
         # they lowered Adult's detection score from 0.912 to 0.906 (synthesizer seeds 0-2) for 0.001 of Trends.
-        binary = [k for k, j in enumerate(joined) if not self.columns_[j].is_numeric]
-        target[binary, :] = np.nan
-        target[:, binary] = np.nan
+        banded = _banded_positions(joined, self.columns_)
+        target[banded, :] = np.nan
+        target[:, banded] = np.nan
         self.leaf_correlation_, self.copula_gaps_ = calibrate_correlation(
             self.leaf_correlation_, target, sample, self.copula_calibration_rounds)
         self._progress(f"within-leaf copula calibrated: mean rank-correlation gap {self.copula_gaps_[0]:.4f} -> "
@@ -321,8 +321,7 @@ class AdversarialRandomForest(Synthesizer):
             normal_scores[continuous, k], usable[continuous, k] = within_leaf_normal_scores(
                 model.to_score(values[continuous]), model.mean[at], model.spread[at], model.low[at], model.high[at]
             )
-        banded = [k for k, j in enumerate(self.copula_columns_) if not columns[j].is_numeric]
-        return pooled_correlation(normal_scores, usable, banded)
+        return pooled_correlation(normal_scores, usable, _banded_positions(self.copula_columns_, columns))
 
     def _column_model(self, j, atoms, rows_leaf, row_tokens, matrix, n_leaves, leaf_of_row, boxes_low, boxes_high):
         n_tokens = (len(atoms) + 1) if atoms is not None else len(self.encoder_.model_columns_[j].categories)
@@ -377,12 +376,14 @@ class AdversarialRandomForest(Synthesizer):
         matrix = np.empty((n, len(self.columns_)))
         correlation = getattr(self, "leaf_correlation_", None)
         joined = self._copula_columns() if correlation is not None else []
-        scores = self._draw_copula_scores(correlation, joined, by_column, leaves, rng) if joined else None
+        # a two-category column's latent score means its first category below this, in each row's leaf
+        thresholds = {k: ndtri(_first_category_share(self.columns_[joined[k]])[leaves])
+                      for k in _banded_positions(joined, self.columns_)}
+        scores = self._draw_copula_scores(correlation, joined, thresholds, by_column, n, rng) if joined else None
         position = {j: k for k, j in enumerate(joined)}
         for j, model in enumerate(self.columns_):
-            if j in position and not model.is_numeric:
-                threshold = ndtri(_first_category_share(model)[leaves])
-                matrix[:, j] = (scores[:, position[j]] > threshold).astype(float)
+            if position.get(j) in thresholds:
+                matrix[:, j] = (scores[:, position[j]] > thresholds[position[j]]).astype(float)
                 continue
             weights_j = entry_weights.get(j, model.counts.astype(float))
             tokens = _draw_tokens(model, weights_j, leaves, rng)
@@ -410,24 +411,21 @@ class AdversarialRandomForest(Synthesizer):
             joined = [j for j, model in enumerate(self.columns_) if model.is_numeric]
         return list(joined)
 
-    def _draw_copula_scores(self, correlation, joined, by_column, leaves, rng) -> np.ndarray:
-        """Within-leaf normal scores of the copula columns: each binary column's score within the band of the
-        categories its condition allows (the whole line without one), then the numeric ones given them."""
+    def _draw_copula_scores(self, correlation, joined, thresholds, by_column, n, rng) -> np.ndarray:
+        """Within-leaf normal scores of the copula columns: each binary column's score (at position k, cut at
+        thresholds[k]) within the band of the categories its condition allows (the whole line without one), then
+        the numeric ones given them."""
         bands = {}
-        for k, j in enumerate(joined):
-            model = self.columns_[j]
-            if model.is_numeric:
-                continue
-            low, high = np.full(len(leaves), -np.inf), np.full(len(leaves), np.inf)
-            restriction = by_column.get(j)
+        for k, threshold in thresholds.items():
+            low, high = np.full(n, -np.inf), np.full(n, np.inf)
+            restriction = by_column.get(joined[k])
             if restriction is not None and restriction.allowed_tokens.sum() == 1:
-                threshold = ndtri(_first_category_share(model)[leaves])
                 if restriction.allowed_tokens[0]:
                     high = threshold
                 else:
                     low = threshold
             bands[k] = (low, high)
-        return draw_normal_scores(correlation, len(leaves), bands, rng)
+        return draw_normal_scores(correlation, n, bands, rng)
 
     # --- persistence ----------------------------------------------------------------------------------------
 
@@ -467,6 +465,11 @@ def _atom_tokens(values: np.ndarray, atoms: np.ndarray) -> np.ndarray:
     if np.isnan(atoms).any():
         tokens[np.isnan(values)] = len(atoms) - 1
     return tokens
+
+
+def _banded_positions(joined: list[int], columns: list[_ColumnModel]) -> list[int]:
+    """Positions, among the copula columns `joined`, of the two-category columns (the banded latent scores)."""
+    return [k for k, j in enumerate(joined) if not columns[j].is_numeric]
 
 
 def _first_category_share(model: _ColumnModel) -> np.ndarray:

@@ -21,9 +21,10 @@ a threshold: in a leaf where a share p of the rows hold the first category, a la
 the first category. With two categories the order is only a sign, so this is the probit (tetrachoric and
 polyserial) model of a binary variable and adds no structure of its own; columns with more categories have no
 order and stay independent within the leaves. A training row's within-leaf score is the mean of the standard
-normal over its category's band, and its correlations are corrected for the attenuation such band means have. Sampling draws the binary scores first, each within the band its condition
-allows, and the numeric scores given them, so rows conditioned on a class ("20,000 fraud rows") keep that class's
-dependence on the numeric columns inside every leaf.
+normal over its category's band, and its correlations are corrected for the attenuation such band means have.
+Sampling draws the binary scores first, each within the band its condition allows, and the numeric scores given
+them, so rows conditioned on a class ("20,000 fraud rows") keep that class's dependence on the numeric columns
+inside every leaf.
 """
 
 from __future__ import annotations
@@ -115,28 +116,28 @@ def draw_normal_scores(correlation: np.ndarray, n: int, bands: dict, rng: np.ran
     scores = np.empty((n, k))
     drawn: list[int] = []
     for column in bands:
-        mean, spread = _conditional_normal(correlation, column, drawn, scores)
+        mean, variance = _conditional_normal(correlation, [column], drawn, scores)
         low, high = bands[column]
-        scores[:, column] = sample_truncated(mean, spread, low, high, rng)
+        scores[:, column] = sample_truncated(mean[:, 0], np.sqrt(max(variance[0, 0], _MIN_EIGENVALUE)), low, high,
+                                             rng)
         drawn.append(column)
     free = [column for column in range(k) if column not in bands]
-    if not drawn:
-        scores[:, free] = rng.standard_normal((n, len(free))) @ np.linalg.cholesky(correlation).T
-    elif free:
-        given = np.linalg.solve(correlation[np.ix_(drawn, drawn)], correlation[np.ix_(drawn, free)])
-        covariance = correlation[np.ix_(free, free)] - correlation[np.ix_(free, drawn)] @ given
-        factor = np.linalg.cholesky(nearest_covariance(covariance))
-        scores[:, free] = scores[:, drawn] @ given + rng.standard_normal((n, len(free))) @ factor.T
+    if free:
+        mean, covariance = _conditional_normal(correlation, free, drawn, scores)
+        # without banded columns the matrix is the (positive-definite) correlation itself, factored as it is
+        factor = np.linalg.cholesky(nearest_covariance(covariance) if drawn else covariance)
+        scores[:, free] = mean + rng.standard_normal((n, len(free))) @ factor.T
     return scores
 
 
-def _conditional_normal(correlation: np.ndarray, column: int, given: list[int], scores: np.ndarray):
-    """Mean (per row) and spread of `column`'s normal score given the scores of the `given` columns."""
+def _conditional_normal(correlation: np.ndarray, targets: list[int], given: list[int], scores: np.ndarray):
+    """Mean (per row, per target) and covariance of the `targets` columns' normal scores given the scores of the
+    `given` columns."""
+    covariance = correlation[np.ix_(targets, targets)]
     if not given:
-        return np.zeros(len(scores)), 1.0
-    weights = np.linalg.solve(correlation[np.ix_(given, given)], correlation[given, column])
-    variance = 1.0 - correlation[column, given] @ weights
-    return scores[:, given] @ weights, float(np.sqrt(max(variance, _MIN_EIGENVALUE)))
+        return np.zeros((len(scores), len(targets))), covariance
+    gain = np.linalg.solve(correlation[np.ix_(given, given)], correlation[np.ix_(given, targets)])
+    return scores[:, given] @ gain, covariance - correlation[np.ix_(targets, given)] @ gain
 
 
 def nearest_covariance(matrix: np.ndarray) -> np.ndarray:

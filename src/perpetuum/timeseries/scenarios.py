@@ -13,9 +13,10 @@ parameters, and the excess decays as after a real crash: with a slow level, at t
 to the power of the log level's autocorrelation multiplies the level), since crises are eras; without one, at the
 recursion's persistence, from the raised variance. (With the slow level and the recursion's faster decay, the
 volatility 60-250 days after a 35 % fall came out at 0.51 of the run-up's on the S&P 500, against 0.79-1.35 in
-the real episodes; with the level's pace 1.13.) (Multiplying the standardized shocks themselves instead, as an earlier version did, gives them a variance
-above 1, which raises the recursion's persistence during the episode: the variance compounds and stays high long
-after it, 3.1 times the run-up's 60 days after the window on the S&P 500 against 0.97-2.66 in the real episodes.)
+the real episodes; with the level's pace 1.13.) Multiplying the standardized shocks themselves instead, as an
+earlier version did, gives them a variance above 1, which raises the recursion's persistence during the episode:
+the variance compounds and stays high long after it, 3.1 times the run-up's 60 days after the window on the S&P
+500 against 0.97-2.66 in the real episodes.
 
 Variants of a historical window restart the recursion from the variance the model had on the window's first day
 and lay the window's own residuals out in a new order (blocks of random length, shuffled, each day used once), so
